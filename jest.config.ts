@@ -1,0 +1,33 @@
+import type { Config } from 'jest';
+
+// Two projects: `unit` stubs HTTP with nock; `integration` talks to a real Synapse
+// that the project's globalSetup starts once for the whole run.
+const common = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+};
+
+const config: Config = {
+  collectCoverage: false,
+  collectCoverageFrom: ['lib/**/*.ts'],
+  coverageReporters: ['text-summary', 'json-summary'],
+  coverageThreshold: { global: { lines: 90 } },
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/spec/**/*.spec.ts'],
+      testPathIgnorePatterns: ['<rootDir>/spec/integration/'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/spec/integration/**/*.spec.ts'],
+      globalSetup: '<rootDir>/spec/harness/global-setup.ts',
+      globalTeardown: '<rootDir>/spec/harness/global-teardown.ts',
+    },
+  ],
+};
+
+export default config;
