@@ -1,0 +1,81 @@
+import { check } from '../core/validate';
+
+/** An `auth` dictionary: a login body, or one answer to a user-interactive-auth stage. */
+export interface AuthDict {
+  type: string;
+  session?: string;
+  [field: string]: unknown;
+}
+
+export interface ThreepidCreds {
+  sid: string;
+  clientSecret: string;
+  /** Only when an identity server did the validation. */
+  idServer?: string;
+  idAccessToken?: string;
+}
+
+function threepidCreds(c: ThreepidCreds) {
+  check.string('sid', c.sid, { max: 255 });
+  check.clientSecret('clientSecret', c.clientSecret);
+  check.optional(c.idServer, (v) => check.string('idServer', v, { max: 255 }));
+  check.optional(c.idAccessToken, (v) => check.string('idAccessToken', v, { max: 4096 }));
+  return { sid: c.sid, client_secret: c.clientSecret, id_server: c.idServer, id_access_token: c.idAccessToken };
+}
+
+/**
+ * Builders for login bodies and UIA stage answers, in the spec's wire format.
+ * `Auth.password('alice', 'pw')` works for `account.login` and for any UIA endpoint.
+ */
+export const Auth = {
+  dummy: (): AuthDict => ({ type: 'm.login.dummy' }),
+
+  /** A login token (m.login.token), e.g. from SSO or `login/get_token`. */
+  token: (token: string): AuthDict => ({ type: 'm.login.token', token: check.string('token', token, { max: 4096 }) }),
+
+  recaptcha: (response: string): AuthDict => ({
+    type: 'm.login.recaptcha',
+    response: check.string('response', response, { max: 65536 }),
+  }),
+
+  /** Password for a user, by localpart or full user ID. */
+  password: (user: string, password: string): AuthDict => ({
+    type: 'm.login.password',
+    identifier: { type: 'm.id.user', user: check.string('user', user, { max: 255 }) },
+    password: check.string('password', password, { max: 4096, multiline: true }),
+  }),
+
+  /** Password for the account that owns a third-party ID (an email address). */
+  passwordByThreepid: (medium: 'email' | 'msisdn', address: string, password: string): AuthDict => ({
+    type: 'm.login.password',
+    identifier: {
+      type: 'm.id.thirdparty',
+      medium: check.oneOf('medium', medium, ['email', 'msisdn'] as const),
+      address: check.string('address', address, { max: 320 }),
+    },
+    password: check.string('password', password, { max: 4096, multiline: true }),
+  }),
+
+  /** Password for the account that owns a phone number, given as country + number. */
+  passwordByPhone: (country: string, phone: string, password: string): AuthDict => ({
+    type: 'm.login.password',
+    identifier: { type: 'm.id.phone', country: check.country('country', country), phone: check.string('phone', phone, { max: 32 }) },
+    password: check.string('password', password, { max: 4096, multiline: true }),
+  }),
+
+  /** A validated email session (m.login.email.identity). */
+  emailIdentity: (creds: ThreepidCreds): AuthDict => ({ type: 'm.login.email.identity', threepid_creds: threepidCreds(creds) }),
+
+  /** A validated phone-number session (m.login.msisdn). */
+  msisdn: (creds: ThreepidCreds): AuthDict => ({ type: 'm.login.msisdn', threepid_creds: threepidCreds(creds) }),
+
+  registrationToken: (token: string): AuthDict => ({
+    type: 'm.login.registration_token',
+    token: check.string('token', token, { max: 64 }),
+  }),
+
+  terms: (): AuthDict => ({ type: 'm.login.terms' }),
+
+  /** The same answer, attached to a UIA session. */
+  withSession: (auth: AuthDict, session: string): AuthDict => ({ ...auth, session: check.string('session', session, { max: 255 }) }),
+};

@@ -1,0 +1,79 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { EventEmitter } from 'eventemitter3';
+
+type Listener = (...args: any[]) => unknown;
+
+/**
+ * An eventemitter3 emitter whose listeners cannot break the emitter: a listener that
+ * throws (or returns a rejected promise) is reported through `onListenerError` and the
+ * other listeners still run. `emitAndWait` also awaits listeners that return promises,
+ * which the sync loop needs before it may save its position.
+ */
+export class SafeEmitter<E extends EventEmitter.ValidEventTypes> extends EventEmitter<E> {
+  #wrappers = new WeakMap<Listener, Map<PropertyKey, Listener>>();
+  #pending: Promise<unknown>[] | undefined;
+
+  override on(event: any, fn: any, context?: any): this {
+    return super.on(event, this.#wrap(event, fn) as any, context);
+  }
+  override addListener(event: any, fn: any, context?: any): this {
+    return this.on(event, fn, context);
+  }
+  override once(event: any, fn: any, context?: any): this {
+    return super.once(event, this.#wrap(event, fn) as any, context);
+  }
+  override off(event: any, fn?: any, context?: any, once?: boolean): this {
+    const wrapped = fn ? (this.#wrappers.get(fn)?.get(event) ?? fn) : undefined;
+    return super.off(event, wrapped, context, once);
+  }
+  override removeListener(event: any, fn?: any, context?: any, once?: boolean): this {
+    return this.off(event, fn, context, once);
+  }
+
+  /** Emits, then waits for every promise the listeners returned (failures are reported, not thrown). */
+  async emitAndWait(event: EventEmitter.EventNames<E>, ...args: any[]): Promise<void> {
+    const outer = this.#pending;
+    const pending: Promise<unknown>[] = (this.#pending = []);
+    try {
+      (this.emit as Listener)(event, ...args);
+    } finally {
+      this.#pending = outer;
+    }
+    if (pending.length > 0) await Promise.all(pending);
+  }
+
+  /** Where listener failures go. The session routes them to an event of its own. */
+  protected onListenerError(event: PropertyKey, error: unknown): void {
+    process.emitWarning(`A listener of "${String(event)}" threw: ${String(error)}`);
+  }
+
+  #wrap(event: PropertyKey, fn: Listener): Listener {
+    let byEvent = this.#wrappers.get(fn);
+    const existing = byEvent?.get(event);
+    if (existing) return existing;
+    const report = (error: unknown) => this.#report(event, error);
+    const emitter = this;
+    const wrapper = function (this: unknown, ...args: unknown[]) {
+      try {
+        const result = fn.apply(this, args);
+        if (result && typeof (result as Promise<unknown>).then === 'function') {
+          const settled = (result as Promise<unknown>).then(undefined, report);
+          emitter.#pending?.push(settled);
+        }
+      } catch (error) {
+        report(error);
+      }
+    };
+    if (!byEvent) this.#wrappers.set(fn, (byEvent = new Map()));
+    byEvent.set(event, wrapper);
+    return wrapper;
+  }
+
+  #report(event: PropertyKey, error: unknown): void {
+    try {
+      this.onListenerError(event, error);
+    } catch {
+      // A failing error handler must not take the emitter down with it.
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The error hierarchy. Every failure the SDK reports is one of these; none carries the
+ * access token, the Authorization header or a raw axios object (which would hold both).
+ */
+export class MatrixSessionError extends Error {
+  override name = 'MatrixSessionError';
+  toJSON(): Record<string, unknown> {
+    return { ...(this as object), name: this.name, message: this.message };
+  }
+}
+
+/** Where a request went: enough to debug, nothing secret (paths never hold tokens). */
+export interface RequestTarget {
+  method: string;
+  path: string;
+}
+
+/** The homeserver answered with an error (or with something that is not the spec's JSON). */
+export class MatrixError extends MatrixSessionError {
+  override name = 'MatrixError';
+  readonly httpStatus: number;
+  readonly errcode: string;
+  readonly error: string;
+  readonly body: Record<string, unknown>;
+  /** From `Retry-After` (preferred) or `retry_after_ms`, when the server gave one. */
+  readonly retryAfterMs?: number;
+  readonly softLogout: boolean;
+  readonly method: string;
+  readonly path: string;
+
+  constructor(
+    target: RequestTarget,
+    httpStatus: number,
+    body: Record<string, unknown>,
+    retryAfterMs?: number,
+  ) {
+    const errcode = typeof body.errcode === 'string' ? body.errcode : 'M_UNKNOWN';
+    const error = typeof body.error === 'string' ? body.error : `HTTP ${httpStatus}`;
+    super(`${errcode} (${httpStatus}) on ${target.method} ${target.path}: ${error}`);
+    this.httpStatus = httpStatus;
+    this.errcode = errcode;
+    this.error = error;
+    this.body = body;
+    this.retryAfterMs = retryAfterMs;
+    this.softLogout = body.soft_logout === true;
+    this.method = target.method;
+    this.path = target.path;
+  }
+
+  /** A user-interactive-auth challenge: 401 with `flows` to pick from. */
+  get isUserInteractiveAuth(): boolean {
+    return this.httpStatus === 401 && Array.isArray(this.body.flows);
+  }
+}
+
+/** Bad input, caught before any request leaves the process. */
+export class ValidationError extends MatrixSessionError {
+  override name = 'ValidationError';
+  constructor(
+    readonly parameter: string,
+    readonly rule: string,
+  ) {
+    super(`Invalid ${parameter}: ${rule}`);
+  }
+}
+
+/** The server's reply was not what the spec promises (HTML, truncated JSON, a missing field). */
+export class InvalidResponseError extends MatrixSessionError {
+  override name = 'InvalidResponseError';
+  constructor(
+    target: RequestTarget,
+    readonly httpStatus: number,
+    readonly reason: string,
+  ) {
+    super(`Invalid response to ${target.method} ${target.path} (HTTP ${httpStatus}): ${reason}`);
+  }
+}
+
+/** The request could not be completed at the network level. */
+export class ConnectionError extends MatrixSessionError {
+  override name = 'ConnectionError';
+  constructor(
+    target: RequestTarget,
+    /** The system error code, e.g. ECONNREFUSED or ECONNRESET. */
+    readonly code: string,
+    /** False only when the request certainly never reached the server (refused, DNS). */
+    readonly mayHaveReachedServer: boolean,
+  ) {
+    super(`Connection failed (${code}) on ${target.method} ${target.path}`);
+  }
+}
+
+export class TimeoutError extends MatrixSessionError {
+  override name = 'TimeoutError';
+  constructor(
+    target: RequestTarget,
+    readonly timeoutMs: number,
+  ) {
+    super(`No response within ${timeoutMs} ms to ${target.method} ${target.path}`);
+  }
+}
+
+export class AbortError extends MatrixSessionError {
+  override name = 'AbortError';
+  constructor(target?: RequestTarget) {
+    super(target ? `Request aborted: ${target.method} ${target.path}` : 'Aborted');
+  }
+}
+
+/** A call that needs an access token was made on a session that has none. */
+export class NotLoggedInError extends MatrixSessionError {
+  override name = 'NotLoggedInError';
+  constructor(what: RequestTarget | string) {
+    super(`${typeof what === 'string' ? what : `${what.method} ${what.path}`} needs a logged-in session`);
+  }
+}

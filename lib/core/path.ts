@@ -1,0 +1,43 @@
+import { ValidationError } from './errors';
+
+/**
+ * Builds a URL path from a template, percent-encoding every interpolated value as one
+ * segment: `path\`/rooms/${roomId}/state/${type}/${key}\``. `/`, `?`, `#`, `%` and
+ * non-ASCII inside an ID can therefore never change which endpoint is hit.
+ */
+export function path(strings: TemplateStringsArray, ...values: string[]): string {
+  let out = strings[0];
+  for (let i = 0; i < values.length; i++) {
+    out += segment(values[i]) + strings[i + 1];
+  }
+  return out;
+}
+
+function segment(value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new ValidationError('path segment', 'must be a non-empty string');
+  }
+  // WHATWG URL parsing (used by axios) collapses "." and ".." segments even when encoded
+  // as %2E, so such a segment could never reach the server intact: refuse it instead.
+  if (value === '.' || value === '..') {
+    throw new ValidationError('path segment', 'must not be "." or ".."');
+  }
+  return encodeURIComponent(value);
+}
+
+export type QueryValue = string | number | boolean | readonly string[] | undefined;
+
+/** `?a=1&via=x&via=y`: arrays repeat the key, as the Matrix spec wants; undefined is left out. */
+export function queryString(query: Record<string, QueryValue> | undefined): string {
+  if (!query) return '';
+  let out = '';
+  for (const key in query) {
+    const value = query[key];
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value as string | number | boolean];
+    for (const v of values) {
+      out += (out ? '&' : '?') + encodeURIComponent(key) + '=' + encodeURIComponent(String(v));
+    }
+  }
+  return out;
+}

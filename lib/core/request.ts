@@ -1,0 +1,330 @@
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { Credentials } from './credentials';
+import {
+  AbortError,
+  ConnectionError,
+  InvalidResponseError,
+  MatrixError,
+  MatrixSessionError,
+  NotLoggedInError,
+  TimeoutError,
+  type RequestTarget,
+} from './errors';
+import { queryString, type QueryValue } from './path';
+import {
+  backoffDelay,
+  DEFAULT_RETRY,
+  NEVER_SENT_CODES,
+  rateLimitDelay,
+  TRANSIENT_STATUS,
+  type Idempotency,
+  type RetrySettings,
+} from './retry';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** Options every public method takes as its last argument. */
+export interface RequestOptions {
+  /** Aborts the request (and any wait for a retry); it then fails with AbortError. */
+  signal?: AbortSignal;
+  /** Per-attempt timeout; the request fails with TimeoutError when it passes. */
+  timeoutMs?: number;
+  /** Overrides the session's `maxRetries` for this call. */
+  maxRetries?: number;
+}
+
+/** One endpoint call, as a resource method describes it to the core. */
+export interface RequestSpec {
+  method: HttpMethod;
+  /** Built with the `path` tag, so every parameter is already encoded. */
+  path: string;
+  query?: Record<string, QueryValue>;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** `required` (default): send the token, fail early without one. `optional`: send it if held. */
+  auth?: 'required' | 'optional' | 'none';
+  /** Defaults to `safe` for GET and `unsafe` otherwise; see retry.ts. */
+  idempotency?: Idempotency;
+  /** Top-level fields a 2xx body must have; their absence is an InvalidResponseError. */
+  required?: readonly string[];
+  /** Another origin than the session's base URL (server discovery). */
+  baseUrl?: string;
+  followRedirects?: boolean;
+  headers?: Record<string, string>;
+  /** The endpoint's own default timeout (sync: its long-poll time plus a margin). */
+  timeoutMs?: number;
+}
+
+export interface CoreOptions extends Partial<RetrySettings> {
+  baseUrl: string;
+  /** Default per-attempt timeout, 30 s. */
+  timeoutMs?: number;
+  /** Gets one line per request and per response. Never given tokens, passwords or bodies. */
+  logger?: (line: string) => void;
+}
+
+/** What the core tells its owner (the session turns these into events). */
+export interface CoreHooks {
+  rateLimited(info: { method: string; path: string; delayMs: number; attempt: number }): void;
+  tokenRefreshed(info: { accessToken: string; refreshToken?: string; expiresInMs?: number }): void;
+  sessionExpired(info: { softLogout: boolean; error: MatrixError }): void;
+}
+
+type Outcome = { response: AxiosResponse<string> } | { failure: MatrixSessionError };
+
+/**
+ * The one pipeline every endpoint goes through: auth header, URL building, JSON, timeouts
+ * and cancellation, error mapping, 429 and transient-failure retries, token refresh.
+ */
+export class RequestCore {
+  readonly credentials = new Credentials();
+  readonly baseUrl: string;
+  readonly retry: RetrySettings;
+  readonly timeoutMs: number;
+  #logger?: (line: string) => void;
+  #http: AxiosInstance;
+  #closed = new AbortController();
+  #refreshing?: Promise<void>;
+
+  constructor(
+    options: CoreOptions,
+    private readonly hooks: CoreHooks,
+  ) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.#logger = options.logger;
+    this.retry = {
+      maxRetries: options.maxRetries ?? DEFAULT_RETRY.maxRetries,
+      maxRateLimitWaitMs: options.maxRateLimitWaitMs ?? DEFAULT_RETRY.maxRateLimitWaitMs,
+      backoffBaseMs: options.backoffBaseMs ?? DEFAULT_RETRY.backoffBaseMs,
+      backoffMaxMs: options.backoffMaxMs ?? DEFAULT_RETRY.backoffMaxMs,
+    };
+    // Bodies are handled as text so a truncated or HTML body is ours to diagnose; no
+    // compression is asked for (decompressing costs more than it saves on a LAN-near
+    // homeserver); redirects are followed only where an endpoint opts in.
+    this.#http = axios.create({
+      validateStatus: null,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      transformRequest: [(data: unknown) => data],
+      decompress: false,
+      maxRedirects: 0,
+      headers: { 'Accept-Encoding': 'identity', Accept: 'application/json' },
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed.signal.aborted;
+  }
+
+  /** Aborts every request in flight and every one made afterwards. */
+  close(): void {
+    this.#closed.abort();
+  }
+
+  async request<T>(spec: RequestSpec, options: RequestOptions = {}): Promise<T> {
+    const target: RequestTarget = { method: spec.method, path: spec.path };
+    const maxRetries = options.maxRetries ?? this.retry.maxRetries;
+    const idempotency = spec.idempotency ?? (spec.method === 'GET' ? 'safe' : 'unsafe');
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const url = (spec.baseUrl ?? this.baseUrl) + spec.path + queryString(spec.query);
+    let refreshed = false;
+
+    for (let attempt = 0; ; attempt++) {
+      if (options.signal?.aborted || this.closed) throw new AbortError(target);
+      const token = spec.auth === 'none' ? undefined : this.credentials.accessToken;
+      if (!token && (spec.auth ?? 'required') === 'required') throw new NotLoggedInError(target);
+
+      const started = Date.now();
+      this.#log(`-> ${spec.method} ${spec.path}${attempt ? ` (retry ${attempt})` : ''}`);
+      const outcome = await this.#send(spec, url, body, token, options);
+      const retryable = attempt < maxRetries;
+
+      if ('failure' in outcome) {
+        const error = outcome.failure;
+        this.#log(`<- ${error.name} ${spec.method} ${spec.path} ${Date.now() - started}ms retries=${attempt}`);
+        const repeatable =
+          error instanceof ConnectionError && (idempotency === 'safe' || !error.mayHaveReachedServer);
+        if (!repeatable || !retryable) throw error;
+        await this.#sleep(backoffDelay(attempt, this.retry), options.signal, target);
+        continue;
+      }
+
+      const { response } = outcome;
+      this.#log(`<- ${response.status} ${spec.method} ${spec.path} ${Date.now() - started}ms retries=${attempt}`);
+      if (response.status >= 200 && response.status < 300) return parseSuccess<T>(target, response, spec.required);
+
+      const error = toMatrixError(target, response);
+      if (error.httpStatus === 429) {
+        const delayMs = error.retryAfterMs ?? backoffDelay(attempt, this.retry);
+        if (!retryable || delayMs > this.retry.maxRateLimitWaitMs) throw error;
+        this.hooks.rateLimited({ method: spec.method, path: spec.path, delayMs, attempt: attempt + 1 });
+        await this.#sleep(delayMs, options.signal, target);
+        continue;
+      }
+      if (error.errcode === 'M_UNKNOWN_TOKEN' && token) {
+        // Another request may already have refreshed while this one was in flight.
+        if (this.credentials.accessToken && this.credentials.accessToken !== token && !refreshed) {
+          refreshed = true;
+          attempt--;
+          continue;
+        }
+        if (this.credentials.refreshToken && !refreshed) {
+          refreshed = true;
+          await this.refreshToken(options);
+          attempt--;
+          continue;
+        }
+        this.hooks.sessionExpired({ softLogout: error.softLogout, error });
+        throw error;
+      }
+      if (TRANSIENT_STATUS.has(error.httpStatus) && idempotency === 'safe' && retryable) {
+        await this.#sleep(backoffDelay(attempt, this.retry), options.signal, target);
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Trades the refresh token for a new access token. Concurrent callers share one
+   * refresh. A refused refresh (401) ends the session; other failures (network, 429
+   * beyond the retries) are thrown without ending it, since the refresh token may be fine.
+   */
+  refreshToken(options: RequestOptions = {}): Promise<void> {
+    this.#refreshing ??= this.#refresh(options).finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #refresh(options: RequestOptions): Promise<void> {
+    const refreshToken = this.credentials.refreshToken;
+    if (!refreshToken) throw new MatrixSessionError('No refresh token is held');
+    try {
+      // The old refresh token stays valid until the new one is used, so a lost reply
+      // can be retried safely.
+      const res = await this.request<{ access_token: string; refresh_token?: string; expires_in_ms?: number }>(
+        {
+          method: 'POST',
+          path: '/_matrix/client/v3/refresh',
+          body: { refresh_token: refreshToken },
+          auth: 'none',
+          idempotency: 'safe',
+          required: ['access_token'],
+        },
+        { signal: options.signal },
+      );
+      this.credentials.rotate(res.access_token, res.refresh_token, res.expires_in_ms);
+      this.hooks.tokenRefreshed({
+        accessToken: res.access_token,
+        refreshToken: res.refresh_token,
+        expiresInMs: res.expires_in_ms,
+      });
+    } catch (error) {
+      if (error instanceof MatrixError && error.httpStatus === 401) {
+        this.hooks.sessionExpired({ softLogout: error.softLogout, error });
+      }
+      throw error;
+    }
+  }
+
+  async #send(
+    spec: RequestSpec,
+    url: string,
+    body: string | undefined,
+    token: string | undefined,
+    options: RequestOptions,
+  ): Promise<Outcome> {
+    const target = { method: spec.method, path: spec.path };
+    const timeoutMs = options.timeoutMs ?? spec.timeoutMs ?? this.timeoutMs;
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    options.signal?.addEventListener('abort', abort);
+    this.#closed.signal.addEventListener('abort', abort);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const headers: Record<string, string> = { ...spec.headers };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    try {
+      const response = await this.#http.request<string>({
+        method: spec.method,
+        url,
+        data: body,
+        headers,
+        signal: controller.signal,
+        maxRedirects: spec.followRedirects ? 5 : 0,
+      });
+      return { response };
+    } catch (error) {
+      // Never rethrow the axios error: its config holds the Authorization header.
+      if (timedOut) return { failure: new TimeoutError(target, timeoutMs) };
+      if (controller.signal.aborted) return { failure: new AbortError(target) };
+      const code = String((error as { code?: unknown }).code ?? 'UNKNOWN');
+      return { failure: new ConnectionError(target, code, !NEVER_SENT_CODES.has(code)) };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
+      this.#closed.signal.removeEventListener('abort', abort);
+    }
+  }
+
+  #sleep(ms: number, signal: AbortSignal | undefined, target: RequestTarget): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#closed.signal.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(new AbortError(target));
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort);
+      this.#closed.signal.addEventListener('abort', onAbort);
+    });
+  }
+
+  #log(line: string): void {
+    this.#logger?.(line);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseSuccess<T>(target: RequestTarget, response: AxiosResponse<string>, required?: readonly string[]): T {
+  const data = response.data === '' ? {} : parseJson(response.data);
+  if (typeof data !== 'object' || data === null) {
+    throw new InvalidResponseError(target, response.status, 'the body is not a JSON object or array');
+  }
+  for (const field of required ?? []) {
+    if ((data as Record<string, unknown>)[field] === undefined) {
+      throw new InvalidResponseError(target, response.status, `the required field "${field}" is missing`);
+    }
+  }
+  return data as T;
+}
+
+function toMatrixError(target: RequestTarget, response: AxiosResponse<string>): MatrixError {
+  const parsed = parseJson(response.data);
+  const body =
+    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : { errcode: 'M_UNKNOWN', error: `Non-JSON error response (HTTP ${response.status})` };
+  const retryAfter = response.status === 429 ? rateLimitDelay(response.headers['retry-after'], body) : undefined;
+  return new MatrixError(target, response.status, body, retryAfter);
+}

@@ -1,0 +1,3 @@
+import { Resource } from './resource';
+
+export class Threepid extends Resource {}
