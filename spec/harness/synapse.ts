@@ -5,9 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
-export const PROJECT_ROOT = resolve(__dirname, '..', '..');
+/** The checkout's root: the nearest folder up with a package.json (this file also runs compiled, from .build/). */
+export const PROJECT_ROOT = (() => {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(__dirname, '..', '..');
+  }
+})();
 const VENV_PYTHON = join(PROJECT_ROOT, '.venv-synapse', 'bin', 'python');
 
 export interface StartSynapseOptions {
