@@ -19,6 +19,8 @@ export * from './resources/account';
 export * from './resources/server';
 export * from './resources/sync';
 export * from './resources/rooms';
+export * from './builders/room-event';
+export * from './builders/state-event';
 export * from './resources/profile';
 export * from './resources/threepid';
 export type * from './types';

@@ -1,3 +1,634 @@
+import { newTxnId, RoomEvent, type ReplyTarget } from '../builders/room-event';
+import type { StateEvent } from '../builders/state-event';
+import { path } from '../core/path';
+import type { RequestOptions } from '../core/request';
+import { check } from '../core/validate';
+import type { ClientEvent } from '../types';
 import { Resource } from './resource';
 
-export class Rooms extends Resource {}
+export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
+export type Visibility = 'public' | 'private';
+export type Membership = 'join' | 'invite' | 'knock' | 'leave' | 'ban';
+export type ReceiptType = 'm.read' | 'm.read.private' | 'm.fully_read';
+
+/** A third-party invite at room creation; it needs an identity server. */
+export interface Invite3pid {
+  idServer: string;
+  idAccessToken: string;
+  medium: string;
+  address: string;
+}
+
+/** A state event set at creation: a StateEvent without the roomId. */
+export interface InitialStateEvent {
+  type: string;
+  stateKey?: string;
+  content: Record<string, unknown>;
+}
+
+export interface CreateRoomOptions {
+  /** In the published room directory or not; `private` by default. */
+  visibility?: Visibility;
+  /** The local part of an alias to create, e.g. `team` for #team:server. */
+  roomAliasName?: string;
+  name?: string;
+  topic?: string;
+  invite?: string[];
+  invite3pid?: Invite3pid[];
+  roomVersion?: string;
+  creationContent?: Record<string, unknown>;
+  initialState?: InitialStateEvent[];
+  preset?: Preset;
+  isDirect?: boolean;
+  powerLevelContentOverride?: Record<string, unknown>;
+}
+
+/** Proof of a third-party invite (spec: definitions/third_party_signed.yaml), sent as is: it is signed. */
+export interface ThirdPartySigned {
+  sender: string;
+  mxid: string;
+  token: string;
+  signatures: Record<string, Record<string, string>>;
+}
+
+export interface JoinOptions {
+  /** Servers to try the join through (needed for a room ID the server does not know). */
+  via?: string[];
+  reason?: string;
+  thirdPartySigned?: ThirdPartySigned;
+}
+
+export interface RoomIdResponse {
+  room_id: string;
+}
+
+export interface EventIdResponse {
+  event_id: string;
+}
+
+export interface JoinedRooms {
+  joined_rooms: string[];
+}
+
+export interface MemberContent {
+  membership: Membership;
+  displayname?: string | null;
+  avatar_url?: string;
+  reason?: string;
+  is_direct?: boolean;
+  [field: string]: unknown;
+}
+
+export interface MembersOptions {
+  /** A pagination token: the membership at that point of the timeline. */
+  at?: string;
+  membership?: Membership;
+  notMembership?: Membership;
+}
+
+export interface Members {
+  chunk: ClientEvent<MemberContent>[];
+}
+
+export interface JoinedMembers {
+  joined: Record<string, { display_name?: string; avatar_url?: string }>;
+}
+
+export interface MessagesOptions {
+  /** Where to start; by default the end of the timeline (dir 'b') or its start (dir 'f'). */
+  from?: string;
+  /** 'b' (backwards, the default) or 'f'. */
+  dir?: 'b' | 'f';
+  to?: string;
+  limit?: number;
+  /** A RoomEventFilter, sent as JSON. */
+  filter?: Record<string, unknown>;
+}
+
+export interface Messages {
+  start: string;
+  /** Absent when there is nothing more in this direction. */
+  end?: string;
+  chunk: ClientEvent[];
+  state?: ClientEvent[];
+}
+
+export interface PublicRoom {
+  room_id: string;
+  num_joined_members: number;
+  world_readable: boolean;
+  guest_can_join: boolean;
+  canonical_alias?: string;
+  name?: string;
+  topic?: string;
+  avatar_url?: string;
+  join_rule?: string;
+  room_type?: string;
+}
+
+export interface PublicRooms {
+  chunk: PublicRoom[];
+  next_batch?: string;
+  prev_batch?: string;
+  total_room_count_estimate?: number;
+}
+
+export interface PublicRoomsOptions {
+  limit?: number;
+  since?: string;
+  /** Another server whose directory to list. */
+  server?: string;
+}
+
+export interface PublicRoomsFilter {
+  genericSearchTerm?: string;
+  /** Room types to include; `null` stands for rooms without a type. */
+  roomTypes?: (string | null)[];
+}
+
+export interface SearchPublicRoomsOptions extends PublicRoomsOptions {
+  includeAllNetworks?: boolean;
+  thirdPartyInstanceId?: string;
+}
+
+export interface ReadMarkers {
+  fullyRead?: string;
+  read?: string;
+  readPrivate?: string;
+}
+
+export interface AliasResolution {
+  room_id: string;
+  servers: string[];
+}
+
+const PRESETS: readonly Preset[] = ['private_chat', 'public_chat', 'trusted_private_chat'];
+const VISIBILITIES: readonly Visibility[] = ['public', 'private'];
+const MEMBERSHIPS: readonly Membership[] = ['join', 'invite', 'knock', 'leave', 'ban'];
+const RECEIPTS: readonly ReceiptType[] = ['m.read', 'm.read.private', 'm.fully_read'];
+const TOKEN = { max: 4096 };
+const REASON = { max: 65536, multiline: true };
+
+function checkReason(opts: { reason?: string }): void {
+  check.object('opts', opts);
+  check.optional(opts.reason, (v) => check.string('reason', v, REASON));
+}
+
+function checkCreate(o: CreateRoomOptions): void {
+  check.object('opts', o);
+  check.optional(o.visibility, (v) => check.oneOf('visibility', v, VISIBILITIES));
+  check.optional(o.roomAliasName, (v) => check.string('roomAliasName', v, { max: 255 }));
+  check.optional(o.name, (v) => check.string('name', v, { max: 255 }));
+  check.optional(o.topic, (v) => check.string('topic', v, { max: 65536, multiline: true }));
+  check.optional(o.invite, (v) => check.array('invite', v, check.userId));
+  check.optional(o.invite3pid, (v) =>
+    check.array('invite3pid', v, (name, item) => {
+      const i = check.object(name, item) as Partial<Invite3pid>;
+      for (const field of ['idServer', 'idAccessToken', 'medium', 'address'] as const) {
+        check.string(`${name}.${field}`, i[field], { max: 4096 });
+      }
+    }),
+  );
+  check.optional(o.roomVersion, (v) => check.string('roomVersion', v, { max: 255 }));
+  check.optional(o.creationContent, (v) => check.object('creationContent', v));
+  check.optional(o.initialState, (v) =>
+    check.array('initialState', v, (name, item) => {
+      const e = check.object(name, item) as Partial<InitialStateEvent>;
+      check.string(`${name}.type`, e.type, { max: 255 });
+      check.optional(e.stateKey, (k) => check.string(`${name}.stateKey`, k, { max: 255, allowEmpty: true }));
+      check.object(`${name}.content`, e.content);
+    }),
+  );
+  check.optional(o.preset, (v) => check.oneOf('preset', v, PRESETS));
+  check.optional(o.isDirect, (v) => check.bool('isDirect', v));
+  check.optional(o.powerLevelContentOverride, (v) => check.object('powerLevelContentOverride', v));
+}
+
+/** `/rooms/{roomId}/state/{type}/{stateKey}`; an empty key ends the path with the slash. */
+function statePath(roomId: string, type: string, stateKey: string): string {
+  return stateKey === ''
+    ? path`/_matrix/client/v3/rooms/${roomId}/state/${type}/`
+    : path`/_matrix/client/v3/rooms/${roomId}/state/${type}/${stateKey}`;
+}
+
+export class Rooms extends Resource {
+  /** POST /createRoom. Not retried once it may have reached the server: a retry could make a second room. */
+  create(opts: CreateRoomOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
+    checkCreate(opts);
+    const body = {
+      visibility: opts.visibility,
+      room_alias_name: opts.roomAliasName,
+      name: opts.name,
+      topic: opts.topic,
+      invite: opts.invite,
+      invite_3pid: opts.invite3pid?.map((i) => ({
+        id_server: i.idServer,
+        id_access_token: i.idAccessToken,
+        medium: i.medium,
+        address: i.address,
+      })),
+      room_version: opts.roomVersion,
+      creation_content: opts.creationContent,
+      initial_state: opts.initialState?.map((e) => ({ type: e.type, state_key: e.stateKey ?? '', content: e.content })),
+      preset: opts.preset,
+      is_direct: opts.isDirect,
+      power_level_content_override: opts.powerLevelContentOverride,
+    };
+    return this.core.request({ method: 'POST', path: '/_matrix/client/v3/createRoom', body, required: ['room_id'] }, options);
+  }
+
+  /** POST /join/{roomIdOrAlias}. Joining twice changes nothing, so it is retried like a read. */
+  join(roomIdOrAlias: string, opts: JoinOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
+    check.roomIdOrAlias('roomIdOrAlias', roomIdOrAlias);
+    checkReason(opts);
+    check.optional(opts.via, (v) => check.array('via', v, check.serverName));
+    check.optional(opts.thirdPartySigned, (v) => {
+      check.object('thirdPartySigned', v);
+      check.userId('thirdPartySigned.sender', v.sender);
+      check.userId('thirdPartySigned.mxid', v.mxid);
+      check.string('thirdPartySigned.token', v.token, { max: 4096 });
+      check.object('thirdPartySigned.signatures', v.signatures);
+    });
+    return this.core.request(
+      {
+        method: 'POST',
+        path: path`/_matrix/client/v3/join/${roomIdOrAlias}`,
+        query: { via: opts.via },
+        body: { reason: opts.reason, third_party_signed: opts.thirdPartySigned },
+        idempotency: 'safe',
+        required: ['room_id'],
+      },
+      options,
+    );
+  }
+
+  /** POST /rooms/{roomId}/leave (also rejects an invite). */
+  async leave(roomId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+    check.roomId('roomId', roomId);
+    checkReason(opts);
+    await this.core.request({ method: 'POST', path: path`/_matrix/client/v3/rooms/${roomId}/leave`, body: { reason: opts.reason } }, options);
+  }
+
+  /** POST /rooms/{roomId}/forget: drops a left room from the user's history. */
+  async forget(roomId: string, options?: RequestOptions): Promise<void> {
+    check.roomId('roomId', roomId);
+    await this.core.request({ method: 'POST', path: path`/_matrix/client/v3/rooms/${roomId}/forget`, body: {}, idempotency: 'safe' }, options);
+  }
+
+  /** GET /joined_rooms. */
+  joined(options?: RequestOptions): Promise<JoinedRooms> {
+    return this.core.request({ method: 'GET', path: '/_matrix/client/v3/joined_rooms', required: ['joined_rooms'] }, options);
+  }
+
+  /** POST /rooms/{roomId}/invite. */
+  invite(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+    return this.#membership('invite', roomId, userId, opts, options);
+  }
+
+  /** POST /rooms/{roomId}/kick. */
+  kick(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+    return this.#membership('kick', roomId, userId, opts, options);
+  }
+
+  /** POST /rooms/{roomId}/ban (kicks the user too). */
+  ban(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+    return this.#membership('ban', roomId, userId, opts, options);
+  }
+
+  /** POST /rooms/{roomId}/unban. */
+  unban(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+    return this.#membership('unban', roomId, userId, opts, options);
+  }
+
+  /** GET /rooms/{roomId}/members; `membership` and `notMembership` together mean either. */
+  members(roomId: string, opts: MembersOptions = {}, options?: RequestOptions): Promise<Members> {
+    check.roomId('roomId', roomId);
+    check.object('opts', opts);
+    check.optional(opts.at, (v) => check.string('at', v, TOKEN));
+    check.optional(opts.membership, (v) => check.oneOf('membership', v, MEMBERSHIPS));
+    check.optional(opts.notMembership, (v) => check.oneOf('notMembership', v, MEMBERSHIPS));
+    return this.core.request(
+      {
+        method: 'GET',
+        path: path`/_matrix/client/v3/rooms/${roomId}/members`,
+        query: { at: opts.at, membership: opts.membership, not_membership: opts.notMembership },
+        required: ['chunk'],
+      },
+      options,
+    );
+  }
+
+  /** GET /rooms/{roomId}/joined_members (the caller must be joined). */
+  joinedMembers(roomId: string, options?: RequestOptions): Promise<JoinedMembers> {
+    check.roomId('roomId', roomId);
+    return this.core.request({ method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/joined_members`, required: ['joined'] }, options);
+  }
+
+  /** GET /rooms/{roomId}/messages: one page of the timeline; pass `end` back as `from` for the next. */
+  messages(roomId: string, opts: MessagesOptions = {}, options?: RequestOptions): Promise<Messages> {
+    check.roomId('roomId', roomId);
+    check.object('opts', opts);
+    const { from, dir = 'b', to, limit, filter } = opts;
+    check.optional(from, (v) => check.string('from', v, TOKEN));
+    check.oneOf('dir', dir, ['b', 'f'] as const);
+    check.optional(to, (v) => check.string('to', v, TOKEN));
+    check.optional(limit, (v) => check.int('limit', v, { min: 1 }));
+    check.optional(filter, (v) => check.object('filter', v));
+    return this.core.request(
+      {
+        method: 'GET',
+        path: path`/_matrix/client/v3/rooms/${roomId}/messages`,
+        query: { from, dir, to, limit, filter: filter && JSON.stringify(filter) },
+        required: ['start', 'chunk'],
+      },
+      options,
+    );
+  }
+
+  /** GET /rooms/{roomId}/state: every current state event (or the state when the user left). */
+  state(roomId: string, options?: RequestOptions): Promise<ClientEvent[]> {
+    check.roomId('roomId', roomId);
+    return this.core.request({ method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/state` }, options);
+  }
+
+  /**
+   * GET /rooms/{roomId}/state/{eventType}/{stateKey}: the content, or with `format: 'event'`
+   * (spec v1.16) the whole event.
+   */
+  stateEvent<T = Record<string, unknown>>(
+    roomId: string,
+    type: string,
+    stateKey = '',
+    opts: { format?: 'content' | 'event' } = {},
+    options?: RequestOptions,
+  ): Promise<T> {
+    check.roomId('roomId', roomId);
+    check.string('type', type, { max: 255 });
+    check.string('stateKey', stateKey, { max: 255, allowEmpty: true });
+    check.object('opts', opts);
+    check.optional(opts.format, (v) => check.oneOf('format', v, ['content', 'event'] as const));
+    return this.core.request({ method: 'GET', path: statePath(roomId, type, stateKey), query: { format: opts.format } }, options);
+  }
+
+  /** GET /rooms/{roomId}/event/{eventId}. */
+  event(roomId: string, eventId: string, options?: RequestOptions): Promise<ClientEvent> {
+    check.roomId('roomId', roomId);
+    check.eventId('eventId', eventId);
+    return this.core.request(
+      { method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/event/${eventId}`, required: ['event_id', 'type'] },
+      options,
+    );
+  }
+
+  /** PUT /rooms/{roomId}/send/{eventType}/{txnId} with an event from `RoomEvent.*`; retries reuse its txnId. */
+  sendEvent(event: RoomEvent<object>, options?: RequestOptions): Promise<EventIdResponse> {
+    check.object('event', event);
+    check.roomId('event.roomId', event.roomId);
+    check.string('event.type', event.type, { max: 255 });
+    check.object('event.content', event.content);
+    check.string('event.txnId', event.txnId, { max: 255 });
+    return this.core.request(
+      {
+        method: 'PUT',
+        path: path`/_matrix/client/v3/rooms/${event.roomId}/send/${event.type}/${event.txnId}`,
+        body: event.content,
+        idempotency: 'safe',
+        required: ['event_id'],
+      },
+      options,
+    );
+  }
+
+  /** PUT /rooms/{roomId}/state/{eventType}/{stateKey} with an event from `StateEvent.*`. */
+  sendStateEvent(event: StateEvent<object>, options?: RequestOptions): Promise<EventIdResponse> {
+    check.object('event', event);
+    check.roomId('event.roomId', event.roomId);
+    check.string('event.type', event.type, { max: 255 });
+    check.string('event.stateKey', event.stateKey, { max: 255, allowEmpty: true });
+    check.object('event.content', event.content);
+    return this.core.request(
+      {
+        method: 'PUT',
+        path: statePath(event.roomId, event.type, event.stateKey),
+        body: event.content,
+        idempotency: 'safe',
+        required: ['event_id'],
+      },
+      options,
+    );
+  }
+
+  /** PUT /rooms/{roomId}/redact/{eventId}/{txnId}; the txnId is fixed before the first attempt. */
+  redact(roomId: string, eventId: string, opts: { reason?: string; txnId?: string } = {}, options?: RequestOptions): Promise<EventIdResponse> {
+    check.roomId('roomId', roomId);
+    check.eventId('eventId', eventId);
+    checkReason(opts);
+    check.optional(opts.txnId, (v) => check.string('txnId', v, { max: 255 }));
+    const txnId = opts.txnId ?? newTxnId();
+    return this.core.request(
+      {
+        method: 'PUT',
+        path: path`/_matrix/client/v3/rooms/${roomId}/redact/${eventId}/${txnId}`,
+        body: { reason: opts.reason },
+        idempotency: 'safe',
+        required: ['event_id'],
+      },
+      options,
+    );
+  }
+
+  /** GET /directory/list/room/{roomId}: whether the room is in the published room directory. */
+  getVisibility(roomId: string, options?: RequestOptions): Promise<{ visibility: Visibility }> {
+    check.roomId('roomId', roomId);
+    return this.core.request(
+      { method: 'GET', path: path`/_matrix/client/v3/directory/list/room/${roomId}`, auth: 'optional', required: ['visibility'] },
+      options,
+    );
+  }
+
+  /** PUT /directory/list/room/{roomId}: publishes the room in the directory, or withdraws it. */
+  async setVisibility(roomId: string, visibility: Visibility, options?: RequestOptions): Promise<void> {
+    check.roomId('roomId', roomId);
+    check.oneOf('visibility', visibility, VISIBILITIES);
+    await this.core.request(
+      { method: 'PUT', path: path`/_matrix/client/v3/directory/list/room/${roomId}`, body: { visibility }, idempotency: 'safe' },
+      options,
+    );
+  }
+
+  /** GET /publicRooms: a page of the published room directory. */
+  publicRooms(opts: PublicRoomsOptions = {}, options?: RequestOptions): Promise<PublicRooms> {
+    checkDirectoryPage(opts);
+    return this.core.request(
+      {
+        method: 'GET',
+        path: '/_matrix/client/v3/publicRooms',
+        query: { limit: opts.limit, since: opts.since, server: opts.server },
+        auth: 'optional',
+        required: ['chunk'],
+      },
+      options,
+    );
+  }
+
+  /** POST /publicRooms: searches the directory. A read, so it is retried like one. */
+  searchPublicRooms(filter: PublicRoomsFilter = {}, opts: SearchPublicRoomsOptions = {}, options?: RequestOptions): Promise<PublicRooms> {
+    check.object('filter', filter);
+    check.optional(filter.genericSearchTerm, (v) => check.string('filter.genericSearchTerm', v, { max: 4096 }));
+    check.optional(filter.roomTypes, (v) =>
+      check.array('filter.roomTypes', v, (name, t) => (t === null ? t : check.string(name, t, { max: 255 }))),
+    );
+    checkDirectoryPage(opts);
+    check.optional(opts.includeAllNetworks, (v) => check.bool('includeAllNetworks', v));
+    check.optional(opts.thirdPartyInstanceId, (v) => check.string('thirdPartyInstanceId', v, { max: 4096 }));
+    return this.core.request(
+      {
+        method: 'POST',
+        path: '/_matrix/client/v3/publicRooms',
+        query: { server: opts.server },
+        body: {
+          limit: opts.limit,
+          since: opts.since,
+          filter: { generic_search_term: filter.genericSearchTerm, room_types: filter.roomTypes },
+          include_all_networks: opts.includeAllNetworks,
+          third_party_instance_id: opts.thirdPartyInstanceId,
+        },
+        idempotency: 'safe',
+        required: ['chunk'],
+      },
+      options,
+    );
+  }
+
+  /** Sends an m.text message. */
+  sendText(roomId: string, body: string, options?: RequestOptions): Promise<EventIdResponse> {
+    return this.sendEvent(RoomEvent.text(roomId, body), options);
+  }
+
+  /** Sends an m.notice, the msgtype bots use so that other bots do not answer it. */
+  sendNotice(roomId: string, body: string, options?: RequestOptions): Promise<EventIdResponse> {
+    return this.sendEvent(RoomEvent.notice(roomId, body), options);
+  }
+
+  /** Sends an HTML message; the plain body defaults to the HTML without tags. */
+  sendHtml(roomId: string, html: string, plainBody?: string, options?: RequestOptions): Promise<EventIdResponse> {
+    return this.sendEvent(RoomEvent.html(roomId, html, plainBody), options);
+  }
+
+  /** Replies to `event` (in its thread, if it is in one), mentioning its sender unless that is us. */
+  reply(event: ReplyTarget, body: string, options?: RequestOptions): Promise<EventIdResponse> {
+    const reply = RoomEvent.reply(event, body);
+    if (event.sender === this.core.credentials.userId) reply.content['m.mentions'] = {};
+    return this.sendEvent(reply, options);
+  }
+
+  /** Reacts to `event` with `key` (usually an emoji). */
+  react(event: Pick<ClientEvent, 'room_id' | 'event_id'>, key: string, options?: RequestOptions): Promise<EventIdResponse> {
+    return this.sendEvent(RoomEvent.reaction(event, key), options);
+  }
+
+  /** PUT /rooms/{roomId}/typing/{userId} for the session's user; `timeoutMs` is how long the server shows it. */
+  async setTyping(roomId: string, typing: boolean, timeoutMs?: number, options?: RequestOptions): Promise<void> {
+    check.roomId('roomId', roomId);
+    check.bool('typing', typing);
+    check.optional(timeoutMs, (v) => check.int('timeoutMs', v, { max: 3_600_000 }));
+    await this.core.request(
+      {
+        method: 'PUT',
+        path: path`/_matrix/client/v3/rooms/${roomId}/typing/${this.ownUserId}`,
+        body: { typing, timeout: timeoutMs },
+        idempotency: 'safe',
+      },
+      options,
+    );
+  }
+
+  /** POST /rooms/{roomId}/receipt/{receiptType}/{eventId}; `threadId` is a thread root's event ID or 'main'. */
+  async sendReceipt(
+    roomId: string,
+    eventId: string,
+    type: ReceiptType = 'm.read',
+    threadId?: string,
+    options?: RequestOptions,
+  ): Promise<void> {
+    check.roomId('roomId', roomId);
+    check.eventId('eventId', eventId);
+    check.oneOf('type', type, RECEIPTS);
+    check.optional(threadId, (v) => v === 'main' || check.eventId('threadId', v));
+    await this.core.request(
+      {
+        method: 'POST',
+        path: path`/_matrix/client/v3/rooms/${roomId}/receipt/${type}/${eventId}`,
+        body: { thread_id: threadId },
+        idempotency: 'safe',
+      },
+      options,
+    );
+  }
+
+  /** POST /rooms/{roomId}/read_markers: the fully-read marker and read receipts in one call. */
+  async setReadMarkers(roomId: string, markers: ReadMarkers, options?: RequestOptions): Promise<void> {
+    check.roomId('roomId', roomId);
+    check.object('markers', markers);
+    check.optional(markers.fullyRead, (v) => check.eventId('fullyRead', v));
+    check.optional(markers.read, (v) => check.eventId('read', v));
+    check.optional(markers.readPrivate, (v) => check.eventId('readPrivate', v));
+    await this.core.request(
+      {
+        method: 'POST',
+        path: path`/_matrix/client/v3/rooms/${roomId}/read_markers`,
+        body: { 'm.fully_read': markers.fullyRead, 'm.read': markers.read, 'm.read.private': markers.readPrivate },
+        idempotency: 'safe',
+      },
+      options,
+    );
+  }
+
+  /** GET /directory/room/{roomAlias}: the room an alias points to. */
+  resolveAlias(alias: string, options?: RequestOptions): Promise<AliasResolution> {
+    check.roomAlias('alias', alias);
+    return this.core.request(
+      { method: 'GET', path: path`/_matrix/client/v3/directory/room/${alias}`, auth: 'optional', required: ['room_id'] },
+      options,
+    );
+  }
+
+  /**
+   * PUT /directory/room/{roomAlias}. Left 'unsafe': a repeat after a lost reply would
+   * fail with M_ROOM_IN_USE and hide that the first attempt worked.
+   */
+  async setAlias(alias: string, roomId: string, options?: RequestOptions): Promise<void> {
+    check.roomAlias('alias', alias);
+    check.roomId('roomId', roomId);
+    await this.core.request({ method: 'PUT', path: path`/_matrix/client/v3/directory/room/${alias}`, body: { room_id: roomId } }, options);
+  }
+
+  /** DELETE /directory/room/{roomAlias}. Not repeated either: a second delete is a 404. */
+  async deleteAlias(alias: string, options?: RequestOptions): Promise<void> {
+    check.roomAlias('alias', alias);
+    await this.core.request({ method: 'DELETE', path: path`/_matrix/client/v3/directory/room/${alias}` }, options);
+  }
+
+  async #membership(
+    action: 'invite' | 'kick' | 'ban' | 'unban',
+    roomId: string,
+    userId: string,
+    opts: { reason?: string },
+    options?: RequestOptions,
+  ): Promise<void> {
+    check.roomId('roomId', roomId);
+    check.userId('userId', userId);
+    checkReason(opts);
+    await this.core.request(
+      { method: 'POST', path: path`/_matrix/client/v3/rooms/${roomId}/${action}`, body: { user_id: userId, reason: opts.reason } },
+      options,
+    );
+  }
+}
+
+function checkDirectoryPage(opts: PublicRoomsOptions): void {
+  check.object('opts', opts);
+  check.optional(opts.limit, (v) => check.int('limit', v, { min: 1 }));
+  check.optional(opts.since, (v) => check.string('since', v, TOKEN));
+  check.optional(opts.server, (v) => check.serverName('server', v));
+}
