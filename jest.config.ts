@@ -23,6 +23,8 @@ const config: Config = {
     {
       ...common,
       displayName: 'integration',
+      // Real round trips to Synapse (and mails through the sink) take longer than jest's 5 s default.
+      testTimeout: 60_000,
       testMatch: ['<rootDir>/spec/integration/**/*.spec.ts'],
       globalSetup: '<rootDir>/spec/harness/global-setup.ts',
       globalTeardown: '<rootDir>/spec/harness/global-teardown.ts',
