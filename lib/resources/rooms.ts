@@ -213,7 +213,7 @@ function statePath(roomId: string, type: string, stateKey: string): string {
 
 export class Rooms extends Resource {
   /** POST /createRoom. Not retried once it may have reached the server: a retry could make a second room. */
-  create(opts: CreateRoomOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
+  async create(opts: CreateRoomOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
     checkCreate(opts);
     const body = {
       visibility: opts.visibility,
@@ -238,7 +238,7 @@ export class Rooms extends Resource {
   }
 
   /** POST /join/{roomIdOrAlias}. Joining twice changes nothing, so it is retried like a read. */
-  join(roomIdOrAlias: string, opts: JoinOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
+  async join(roomIdOrAlias: string, opts: JoinOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
     check.roomIdOrAlias('roomIdOrAlias', roomIdOrAlias);
     checkReason(opts);
     check.optional(opts.via, (v) => check.array('via', v, check.serverName));
@@ -276,32 +276,32 @@ export class Rooms extends Resource {
   }
 
   /** GET /joined_rooms. */
-  joined(options?: RequestOptions): Promise<JoinedRooms> {
+  async joined(options?: RequestOptions): Promise<JoinedRooms> {
     return this.core.request({ method: 'GET', path: '/_matrix/client/v3/joined_rooms', required: ['joined_rooms'] }, options);
   }
 
   /** POST /rooms/{roomId}/invite. */
-  invite(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+  async invite(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
     return this.#membership('invite', roomId, userId, opts, options);
   }
 
   /** POST /rooms/{roomId}/kick. */
-  kick(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+  async kick(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
     return this.#membership('kick', roomId, userId, opts, options);
   }
 
   /** POST /rooms/{roomId}/ban (kicks the user too). */
-  ban(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+  async ban(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
     return this.#membership('ban', roomId, userId, opts, options);
   }
 
   /** POST /rooms/{roomId}/unban. */
-  unban(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
+  async unban(roomId: string, userId: string, opts: { reason?: string } = {}, options?: RequestOptions): Promise<void> {
     return this.#membership('unban', roomId, userId, opts, options);
   }
 
   /** GET /rooms/{roomId}/members; `membership` and `notMembership` together mean either. */
-  members(roomId: string, opts: MembersOptions = {}, options?: RequestOptions): Promise<Members> {
+  async members(roomId: string, opts: MembersOptions = {}, options?: RequestOptions): Promise<Members> {
     check.roomId('roomId', roomId);
     check.object('opts', opts);
     check.optional(opts.at, (v) => check.string('at', v, TOKEN));
@@ -319,13 +319,13 @@ export class Rooms extends Resource {
   }
 
   /** GET /rooms/{roomId}/joined_members (the caller must be joined). */
-  joinedMembers(roomId: string, options?: RequestOptions): Promise<JoinedMembers> {
+  async joinedMembers(roomId: string, options?: RequestOptions): Promise<JoinedMembers> {
     check.roomId('roomId', roomId);
     return this.core.request({ method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/joined_members`, required: ['joined'] }, options);
   }
 
   /** GET /rooms/{roomId}/messages: one page of the timeline; pass `end` back as `from` for the next. */
-  messages(roomId: string, opts: MessagesOptions = {}, options?: RequestOptions): Promise<Messages> {
+  async messages(roomId: string, opts: MessagesOptions = {}, options?: RequestOptions): Promise<Messages> {
     check.roomId('roomId', roomId);
     check.object('opts', opts);
     const { from, dir = 'b', to, limit, filter } = opts;
@@ -346,7 +346,7 @@ export class Rooms extends Resource {
   }
 
   /** GET /rooms/{roomId}/state: every current state event (or the state when the user left). */
-  state(roomId: string, options?: RequestOptions): Promise<ClientEvent[]> {
+  async state(roomId: string, options?: RequestOptions): Promise<ClientEvent[]> {
     check.roomId('roomId', roomId);
     return this.core.request({ method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/state` }, options);
   }
@@ -371,7 +371,7 @@ export class Rooms extends Resource {
   }
 
   /** GET /rooms/{roomId}/event/{eventId}. */
-  event(roomId: string, eventId: string, options?: RequestOptions): Promise<ClientEvent> {
+  async event(roomId: string, eventId: string, options?: RequestOptions): Promise<ClientEvent> {
     check.roomId('roomId', roomId);
     check.eventId('eventId', eventId);
     return this.core.request(
@@ -381,7 +381,7 @@ export class Rooms extends Resource {
   }
 
   /** PUT /rooms/{roomId}/send/{eventType}/{txnId} with an event from `RoomEvent.*`; retries reuse its txnId. */
-  sendEvent(event: RoomEvent<object>, options?: RequestOptions): Promise<EventIdResponse> {
+  async sendEvent(event: RoomEvent<object>, options?: RequestOptions): Promise<EventIdResponse> {
     check.object('event', event);
     check.roomId('event.roomId', event.roomId);
     check.string('event.type', event.type, { max: 255 });
@@ -400,7 +400,7 @@ export class Rooms extends Resource {
   }
 
   /** PUT /rooms/{roomId}/state/{eventType}/{stateKey} with an event from `StateEvent.*`. */
-  sendStateEvent(event: StateEvent<object>, options?: RequestOptions): Promise<EventIdResponse> {
+  async sendStateEvent(event: StateEvent<object>, options?: RequestOptions): Promise<EventIdResponse> {
     check.object('event', event);
     check.roomId('event.roomId', event.roomId);
     check.string('event.type', event.type, { max: 255 });
@@ -419,7 +419,7 @@ export class Rooms extends Resource {
   }
 
   /** PUT /rooms/{roomId}/redact/{eventId}/{txnId}; the txnId is fixed before the first attempt. */
-  redact(roomId: string, eventId: string, opts: { reason?: string; txnId?: string } = {}, options?: RequestOptions): Promise<EventIdResponse> {
+  async redact(roomId: string, eventId: string, opts: { reason?: string; txnId?: string } = {}, options?: RequestOptions): Promise<EventIdResponse> {
     check.roomId('roomId', roomId);
     check.eventId('eventId', eventId);
     checkReason(opts);
@@ -438,7 +438,7 @@ export class Rooms extends Resource {
   }
 
   /** GET /directory/list/room/{roomId}: whether the room is in the published room directory. */
-  getVisibility(roomId: string, options?: RequestOptions): Promise<{ visibility: Visibility }> {
+  async getVisibility(roomId: string, options?: RequestOptions): Promise<{ visibility: Visibility }> {
     check.roomId('roomId', roomId);
     return this.core.request(
       { method: 'GET', path: path`/_matrix/client/v3/directory/list/room/${roomId}`, auth: 'optional', required: ['visibility'] },
@@ -457,7 +457,7 @@ export class Rooms extends Resource {
   }
 
   /** GET /publicRooms: a page of the published room directory. */
-  publicRooms(opts: PublicRoomsOptions = {}, options?: RequestOptions): Promise<PublicRooms> {
+  async publicRooms(opts: PublicRoomsOptions = {}, options?: RequestOptions): Promise<PublicRooms> {
     checkDirectoryPage(opts);
     return this.core.request(
       {
@@ -472,7 +472,7 @@ export class Rooms extends Resource {
   }
 
   /** POST /publicRooms: searches the directory. A read, so it is retried like one. */
-  searchPublicRooms(filter: PublicRoomsFilter = {}, opts: SearchPublicRoomsOptions = {}, options?: RequestOptions): Promise<PublicRooms> {
+  async searchPublicRooms(filter: PublicRoomsFilter = {}, opts: SearchPublicRoomsOptions = {}, options?: RequestOptions): Promise<PublicRooms> {
     check.object('filter', filter);
     check.optional(filter.genericSearchTerm, (v) => check.string('filter.genericSearchTerm', v, { max: 4096 }));
     check.optional(filter.roomTypes, (v) =>
@@ -501,29 +501,29 @@ export class Rooms extends Resource {
   }
 
   /** Sends an m.text message. */
-  sendText(roomId: string, body: string, options?: RequestOptions): Promise<EventIdResponse> {
+  async sendText(roomId: string, body: string, options?: RequestOptions): Promise<EventIdResponse> {
     return this.sendEvent(RoomEvent.text(roomId, body), options);
   }
 
   /** Sends an m.notice, the msgtype bots use so that other bots do not answer it. */
-  sendNotice(roomId: string, body: string, options?: RequestOptions): Promise<EventIdResponse> {
+  async sendNotice(roomId: string, body: string, options?: RequestOptions): Promise<EventIdResponse> {
     return this.sendEvent(RoomEvent.notice(roomId, body), options);
   }
 
   /** Sends an HTML message; the plain body defaults to the HTML without tags. */
-  sendHtml(roomId: string, html: string, plainBody?: string, options?: RequestOptions): Promise<EventIdResponse> {
+  async sendHtml(roomId: string, html: string, plainBody?: string, options?: RequestOptions): Promise<EventIdResponse> {
     return this.sendEvent(RoomEvent.html(roomId, html, plainBody), options);
   }
 
   /** Replies to `event` (in its thread, if it is in one), mentioning its sender unless that is us. */
-  reply(event: ReplyTarget, body: string, options?: RequestOptions): Promise<EventIdResponse> {
+  async reply(event: ReplyTarget, body: string, options?: RequestOptions): Promise<EventIdResponse> {
     const reply = RoomEvent.reply(event, body);
     if (event.sender === this.core.credentials.userId) reply.content['m.mentions'] = {};
     return this.sendEvent(reply, options);
   }
 
   /** Reacts to `event` with `key` (usually an emoji). */
-  react(event: Pick<ClientEvent, 'room_id' | 'event_id'>, key: string, options?: RequestOptions): Promise<EventIdResponse> {
+  async react(event: Pick<ClientEvent, 'room_id' | 'event_id'>, key: string, options?: RequestOptions): Promise<EventIdResponse> {
     return this.sendEvent(RoomEvent.reaction(event, key), options);
   }
 
@@ -585,7 +585,7 @@ export class Rooms extends Resource {
   }
 
   /** GET /directory/room/{roomAlias}: the room an alias points to. */
-  resolveAlias(alias: string, options?: RequestOptions): Promise<AliasResolution> {
+  async resolveAlias(alias: string, options?: RequestOptions): Promise<AliasResolution> {
     check.roomAlias('alias', alias);
     return this.core.request(
       { method: 'GET', path: path`/_matrix/client/v3/directory/room/${alias}`, auth: 'optional', required: ['room_id'] },
