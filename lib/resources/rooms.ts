@@ -355,7 +355,7 @@ export class Rooms extends Resource {
    * GET /rooms/{roomId}/state/{eventType}/{stateKey}: the content, or with `format: 'event'`
    * (spec v1.16) the whole event.
    */
-  stateEvent<T = Record<string, unknown>>(
+  async stateEvent<T = Record<string, unknown>>(
     roomId: string,
     type: string,
     stateKey = '',
