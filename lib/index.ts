@@ -1,4 +1,4 @@
-export { MatrixSession, type SessionOptions } from './session';
+export { MatrixSession, type SessionOptions, type StoredCredentials, type GroupConstructor } from './session';
 export type { SessionEvents, AuthInfo } from './events';
 export {
   MatrixSessionError,

@@ -1,7 +1,9 @@
-import { inspect } from 'node:util';
+import { inspect, type InspectOptions } from 'node:util';
+import type { EventEmitter } from 'eventemitter3';
 import { SafeEmitter } from './core/emitter';
 import { ValidationError } from './core/errors';
 import { RequestCore, type CoreOptions } from './core/request';
+import { check } from './core/validate';
 import type { SessionEvents } from './events';
 import { Account } from './resources/account';
 import { Profile } from './resources/profile';
@@ -18,10 +20,36 @@ export interface SessionOptions extends CoreOptions {
   deviceId?: string;
 }
 
+/** Stored credentials, as `setCredentials` and the constructor take them. */
+export interface StoredCredentials {
+  accessToken: string;
+  refreshToken?: string;
+  userId?: string;
+  deviceId?: string;
+}
+
+/** What an endpoint group's constructor takes: the session (with the base event map) and its core. */
+export type GroupConstructor<G> = new (session: MatrixSession, core: RequestCore) => G;
+
+type Events<E extends SessionEvents> = EventEmitter.EventNames<E>;
+type Listener<E extends SessionEvents, K extends Events<E>> = EventEmitter.EventListener<E, K>;
+
+function checkCredentials(c: Partial<StoredCredentials>): void {
+  check.optional(c.accessToken, (v) => check.string('accessToken', v));
+  check.optional(c.refreshToken, (v) => check.string('refreshToken', v));
+  check.optional(c.userId, (v) => check.userId('userId', v));
+  check.optional(c.deviceId, (v) => check.string('deviceId', v, { max: 255 }));
+}
+
 /**
  * A stateful Matrix client: the homeserver's base URL and, once logged in, the access
  * token, user ID and device ID. Endpoints are grouped on `account`, `rooms`, `profile`,
  * `threepid`, `server` and `sync`; auth changes are emitted as typed events.
+ *
+ * Subclassing: a subclass may replace a group with its own subclass of it,
+ * `override readonly rooms = this.group(MyRooms)`, call `this.core.request(...)` for an
+ * endpoint the SDK does not wrap, and add events of its own by widening the event map:
+ * `class Bot extends MatrixSession<SessionEvents & { ready: [count: number] }>`.
  */
 export class MatrixSession<E extends SessionEvents = SessionEvents> extends SafeEmitter<E> {
   /** The request pipeline. Subclasses call `this.core.request(...)` for endpoints we do not wrap. */
@@ -38,6 +66,7 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     if (typeof options?.baseUrl !== 'string' || !/^https?:\/\/[^/\s]+/.test(options.baseUrl)) {
       throw new ValidationError('baseUrl', 'must be an http:// or https:// URL');
     }
+    checkCredentials(options);
     this.core = new RequestCore(options, {
       rateLimited: (info) => this.notify('rateLimited', info),
       tokenRefreshed: (info) => this.notify('tokenChanged', info),
@@ -48,14 +77,21 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
       },
     });
     this.core.credentials.set(options);
+    this.account = this.group(Account);
+    this.rooms = this.group(Rooms);
+    this.profile = this.group(Profile);
+    this.threepid = this.group(Threepid);
+    this.server = this.group(Server);
+    this.sync = this.group(Sync);
+  }
+
+  /**
+   * Makes an endpoint group bound to this session and its core. For subclasses that replace
+   * a group (`override readonly rooms = this.group(MyRooms)`) or add one of their own.
+   */
+  protected group<G>(Group: GroupConstructor<G>): G {
     // Groups see the session with its base event map, whatever a subclass adds to E.
-    const self = this as unknown as MatrixSession;
-    this.account = new Account(self, this.core);
-    this.rooms = new Rooms(self, this.core);
-    this.profile = new Profile(self, this.core);
-    this.threepid = new Threepid(self, this.core);
-    this.server = new Server(self, this.core);
-    this.sync = new Sync(self, this.core);
+    return new Group(this as unknown as MatrixSession, this.core);
   }
 
   get baseUrl(): string {
@@ -79,8 +115,14 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     return this.core.credentials.refreshToken;
   }
 
-  /** Adopts stored credentials (e.g. after a restart) and emits `tokenChanged`. */
-  setCredentials(c: { accessToken: string; refreshToken?: string; userId?: string; deviceId?: string }): void {
+  /**
+   * Adopts stored credentials (e.g. after a restart) and emits `tokenChanged`. Both tokens
+   * are replaced; the user and device IDs only when given.
+   */
+  setCredentials(c: StoredCredentials): void {
+    check.object('credentials', c);
+    check.string('accessToken', c.accessToken);
+    checkCredentials(c);
     this.core.credentials.set(c);
     this.notify('tokenChanged', { accessToken: c.accessToken, refreshToken: c.refreshToken });
   }
@@ -91,11 +133,30 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     await this.sync.stop();
   }
 
+  // SafeEmitter's overrides take `any`; these restore eventemitter3's typed signatures, so
+  // listeners are checked against the event map E (a subclass's own events included).
+  override on<K extends Events<E>>(event: K, fn: Listener<E, K>, context?: unknown): this {
+    return super.on(event, fn, context);
+  }
+  override addListener<K extends Events<E>>(event: K, fn: Listener<E, K>, context?: unknown): this {
+    return super.addListener(event, fn, context);
+  }
+  override once<K extends Events<E>>(event: K, fn: Listener<E, K>, context?: unknown): this {
+    return super.once(event, fn, context);
+  }
+  override off<K extends Events<E>>(event: K, fn?: Listener<E, K>, context?: unknown, once?: boolean): this {
+    return super.off(event, fn, context, once);
+  }
+  override removeListener<K extends Events<E>>(event: K, fn?: Listener<E, K>, context?: unknown, once?: boolean): this {
+    return super.removeListener(event, fn, context, once);
+  }
+
   /** Emits one of the session's own events (typed against SessionEvents, whatever E adds). */
   protected notify<K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]): void {
     (this.emit as unknown as (event: K, ...args: SessionEvents[K]) => boolean).call(this, event, ...args);
   }
 
+  /** A listener threw: reported as `listenerError` (a throwing `listenerError` listener, as a process warning). */
   protected override onListenerError(event: PropertyKey, error: unknown): void {
     if (event === 'listenerError') return super.onListenerError(event, error);
     this.notify('listenerError', { event: String(event), error });
@@ -105,7 +166,7 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     return { baseUrl: this.baseUrl, userId: this.userId, deviceId: this.deviceId, isLoggedIn: this.isLoggedIn };
   }
 
-  [inspect.custom](): string {
-    return `${this.constructor.name} ${inspect(this.toJSON())}`;
+  [inspect.custom](_depth?: number, options?: InspectOptions): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
   }
 }

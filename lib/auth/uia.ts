@@ -34,28 +34,44 @@ function isAuthDict(v: unknown): v is AuthDict {
 }
 
 export function checkUiaAuth(name: string, v: unknown): void {
-  if (typeof v !== 'function' && (typeof v !== 'object' || v === null || Array.isArray(v))) {
+  if (typeof v === 'function' || isAuthDict(v)) return;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new ValidationError(name, 'must be an auth dictionary, a map of stage answers or a function');
+  }
+  for (const [stage, answer] of Object.entries(v)) {
+    if (answer !== undefined && typeof answer !== 'function' && !isAuthDict(answer)) {
+      throw new ValidationError(`${name}["${stage}"]`, 'must be an auth dictionary or a function');
+    }
   }
 }
 
-function responder(auth: UiaAuth): (stage: string, ctx: UiaContext) => StageAnswer {
-  if (typeof auth === 'function') return auth;
+interface Responder {
+  answer(stage: string, ctx: UiaContext): StageAnswer;
+  /** False when the caller certainly has no answer for the stage (a map without it). */
+  mayAnswer(stage: string): boolean;
+}
+
+function responder(auth: UiaAuth): Responder {
+  if (typeof auth === 'function') return { answer: auth, mayAnswer: () => true };
   const byStage = isAuthDict(auth) ? { [auth.type]: auth } : auth;
-  return (stage, ctx) => {
-    const answer = byStage[stage];
-    return typeof answer === 'function' ? answer(ctx) : answer;
+  return {
+    answer: (stage, ctx) => {
+      const answer = byStage[stage];
+      return typeof answer === 'function' ? answer(ctx) : answer;
+    },
+    mayAnswer: (stage) => Object.prototype.hasOwnProperty.call(byStage, stage) && byStage[stage] !== undefined,
   };
 }
 
 /**
  * Runs the user-interactive-auth dance around `send` (which makes the request with the
- * given `auth`): on each 401 challenge it answers the next stage of the first flow the
- * caller can answer, until the request succeeds. A stage the server rejects, or a
- * challenge nobody can answer, ends it with the server's MatrixError.
+ * given `auth`): on each 401 challenge it answers the next stage of a flow the caller can
+ * answer (flows whose every remaining stage the caller has an answer for come first), until
+ * the request succeeds. A stage the server rejects, or a challenge nobody can answer, ends it
+ * with the server's MatrixError; so does a flow that goes on for more than ten rounds.
  */
 export async function runUia<T>(send: (auth: AuthDict | undefined) => Promise<T>, auth: UiaAuth): Promise<T> {
-  const answer = responder(auth);
+  const answers = responder(auth);
   // A ready answer goes out with the first request; it often finishes in one round trip.
   let next: AuthDict | undefined = isAuthDict(auth) ? auth : undefined;
   for (let round = 0; ; round++) {
@@ -70,27 +86,39 @@ export async function runUia<T>(send: (auth: AuthDict | undefined) => Promise<T>
     if (round >= MAX_ROUNDS || (next && challenge.body.errcode !== undefined)) throw challenge;
     const ctx: UiaContext = {
       session: typeof challenge.body.session === 'string' ? challenge.body.session : undefined,
-      flows: challenge.body.flows as UiaFlow[],
-      params: (challenge.body.params as Record<string, unknown>) ?? {},
-      completed: Array.isArray(challenge.body.completed) ? (challenge.body.completed as string[]) : [],
+      flows: (challenge.body.flows as unknown[]).filter(isFlow),
+      params: isObject(challenge.body.params) ? challenge.body.params : {},
+      completed: Array.isArray(challenge.body.completed)
+        ? challenge.body.completed.filter((s): s is string => typeof s === 'string')
+        : [],
     };
-    const found = await nextStage(ctx, answer);
+    const found = await nextStage(ctx, answers);
     if (!found) throw challenge;
     next = ctx.session ? { ...found, session: ctx.session } : found;
   }
 }
 
-async function nextStage(
-  ctx: UiaContext,
-  answer: (stage: string, ctx: UiaContext) => StageAnswer,
-): Promise<AuthDict | undefined> {
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isFlow(v: unknown): v is UiaFlow {
+  return isObject(v) && Array.isArray(v.stages) && v.stages.every((s) => typeof s === 'string');
+}
+
+async function nextStage(ctx: UiaContext, answers: Responder): Promise<AuthDict | undefined> {
+  const open = ctx.flows
+    .filter((flow) => ctx.completed.every((done) => flow.stages.includes(done)))
+    .map((flow) => flow.stages.filter((s) => !ctx.completed.includes(s)))
+    .filter((remaining) => remaining.length > 0);
+  // Stable sort: flows the caller can finish first, the server's order otherwise.
+  const finishable = (remaining: string[]) => remaining.every((s) => answers.mayAnswer(s));
+  const ordered = [...open.filter(finishable), ...open.filter((r) => !finishable(r))];
   const tried = new Set<string>();
-  for (const flow of ctx.flows) {
-    if (!ctx.completed.every((done) => flow.stages.includes(done))) continue;
-    const stage = flow.stages.find((s) => !ctx.completed.includes(s));
-    if (!stage || tried.has(stage)) continue;
+  for (const [stage] of ordered) {
+    if (tried.has(stage) || !answers.mayAnswer(stage)) continue;
     tried.add(stage);
-    const dict = await answer(stage, ctx);
+    const dict = await answers.answer(stage, ctx);
     if (dict) return dict;
   }
   return undefined;

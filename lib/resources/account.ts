@@ -104,7 +104,7 @@ export class Account extends Resource {
   }
 
   /** Shorthand for `login(Auth.password(user, password), opts)`. */
-  loginWithPassword(user: string, password: string, opts?: LoginOptions, options?: RequestOptions): Promise<LoginResponse> {
+  async loginWithPassword(user: string, password: string, opts?: LoginOptions, options?: RequestOptions): Promise<LoginResponse> {
     return this.login(Auth.password(user, password), opts, options);
   }
 
@@ -176,7 +176,7 @@ export class Account extends Resource {
     check.string('username', username, { max: 255 });
     try {
       const res = await this.core.request<{ available: boolean }>(
-        { method: 'GET', path: '/_matrix/client/v3/register/available', query: { username }, auth: 'none' },
+        { method: 'GET', path: '/_matrix/client/v3/register/available', query: { username }, auth: 'none', required: ['available'] },
         options,
       );
       return res.available === true;
@@ -186,9 +186,21 @@ export class Account extends Resource {
     }
   }
 
-  /** GET /account/whoami: whom the token belongs to. */
-  whoami(options?: RequestOptions): Promise<WhoAmI> {
-    return this.core.request({ method: 'GET', path: '/_matrix/client/v3/account/whoami', required: ['user_id'] }, options);
+  /**
+   * GET /account/whoami: whom the token belongs to. A session resumed from a bare token
+   * learns its user and device IDs from the answer.
+   */
+  async whoami(options?: RequestOptions): Promise<WhoAmI> {
+    const res = await this.core.request<WhoAmI>(
+      { method: 'GET', path: '/_matrix/client/v3/account/whoami', required: ['user_id'] },
+      options,
+    );
+    const held = this.core.credentials;
+    if (held.accessToken && held.userId === undefined) {
+      held.userId = res.user_id;
+      held.deviceId ??= res.device_id;
+    }
+    return res;
   }
 
   /**
@@ -238,7 +250,7 @@ export class Account extends Resource {
   }
 
   /** GET /user/{userId}/account_data/{type}. */
-  getAccountData<T = Record<string, unknown>>(type: string, options?: RequestOptions): Promise<T> {
+  async getAccountData<T = Record<string, unknown>>(type: string, options?: RequestOptions): Promise<T> {
     check.string('type', type, { max: 255 });
     return this.core.request({ method: 'GET', path: path`/_matrix/client/v3/user/${this.ownUserId}/account_data/${type}` }, options);
   }

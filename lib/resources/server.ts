@@ -1,6 +1,6 @@
 import { check } from '../core/validate';
 import type { RequestOptions } from '../core/request';
-import { MatrixSessionError } from '../core/errors';
+import { AbortError, MatrixError, ValidationError } from '../core/errors';
 import { Resource } from './resource';
 
 export interface Versions {
@@ -48,9 +48,15 @@ export class Server extends Resource {
   }
 
   /**
-   * Client-server discovery: fetches `/.well-known/matrix/client` from the server name's
-   * host (by default the logged-in user's server), then checks the advertised base URL
-   * answers `/versions`. `serverName` may also be a full `http(s)://` origin.
+   * Client-server discovery (spec: Server discovery § Well-known URIs): fetches
+   * `/.well-known/matrix/client` over https from the server name's hostname (the port is
+   * for federation and is dropped; by default the logged-in user's server), then checks that
+   * the advertised homeserver answers `/versions` (and an advertised identity server its
+   * `/_matrix/identity/v2`). `serverName` may also be a full `http(s)://` origin.
+   *
+   * PROMPT: `baseUrl` is the homeserver to use. IGNORE: no well-known (404); ask the user.
+   * FAIL_PROMPT: the well-known is unusable; FAIL_ERROR: it names something that is not a
+   * working server. `reason` says why, for the two failures.
    */
   async discover(serverName?: string, options?: RequestOptions): Promise<Discovery> {
     const origin = originFor(serverName ?? this.core.credentials.userId?.replace(/^@[^:]*:/, ''));
@@ -61,33 +67,75 @@ export class Server extends Resource {
         options,
       );
     } catch (error) {
-      const notFound = (error as { httpStatus?: number }).httpStatus === 404;
+      if (error instanceof AbortError) throw error;
+      const notFound = error instanceof MatrixError && error.httpStatus === 404;
       return { state: notFound ? 'IGNORE' : 'FAIL_PROMPT', reason: (error as Error).message };
     }
+    if (Array.isArray(wellKnown)) return { state: 'FAIL_PROMPT', reason: 'the well-known is not a JSON object' };
     const homeserver = wellKnown['m.homeserver'] as { base_url?: unknown } | undefined;
     if (typeof homeserver?.base_url !== 'string') {
       return { state: 'FAIL_PROMPT', wellKnown, reason: 'm.homeserver.base_url is missing' };
     }
-    const baseUrl = homeserver.base_url.replace(/\/+$/, '');
-    if (!/^https?:\/\/[^/\s]+/.test(baseUrl)) {
-      return { state: 'FAIL_ERROR', wellKnown, reason: 'm.homeserver.base_url is not a URL' };
-    }
+    const baseUrl = httpUrl(homeserver.base_url);
+    if (!baseUrl) return { state: 'FAIL_ERROR', wellKnown, reason: 'm.homeserver.base_url is not an http(s) URL' };
     try {
-      await this.core.request({ method: 'GET', path: '/_matrix/client/versions', baseUrl, auth: 'none', required: ['versions'] }, options);
+      const versions = await this.core.request<Versions>(
+        { method: 'GET', path: '/_matrix/client/versions', baseUrl, auth: 'none', required: ['versions'] },
+        options,
+      );
+      if (!Array.isArray(versions.versions)) throw new Error('"versions" is not an array');
     } catch (error) {
+      if (error instanceof AbortError) throw error;
       return { state: 'FAIL_ERROR', baseUrl, wellKnown, reason: `the homeserver does not answer /versions: ${(error as Error).message}` };
     }
+
     const identity = wellKnown['m.identity_server'] as { base_url?: unknown } | undefined;
-    const identityServerUrl = typeof identity?.base_url === 'string' ? identity.base_url.replace(/\/+$/, '') : undefined;
+    if (identity === undefined) return { state: 'PROMPT', baseUrl, wellKnown };
+    if (typeof identity?.base_url !== 'string') {
+      return { state: 'FAIL_PROMPT', baseUrl, wellKnown, reason: 'm.identity_server.base_url is missing' };
+    }
+    const identityServerUrl = httpUrl(identity.base_url);
+    if (!identityServerUrl) {
+      return { state: 'FAIL_ERROR', baseUrl, wellKnown, reason: 'm.identity_server.base_url is not an http(s) URL' };
+    }
+    try {
+      await this.core.request({ method: 'GET', path: '/_matrix/identity/v2', baseUrl: identityServerUrl, auth: 'none' }, options);
+    } catch (error) {
+      if (error instanceof AbortError) throw error;
+      return {
+        state: 'FAIL_ERROR',
+        baseUrl,
+        identityServerUrl,
+        wellKnown,
+        reason: `the identity server does not answer /_matrix/identity/v2: ${(error as Error).message}`,
+      };
+    }
     return { state: 'PROMPT', baseUrl, identityServerUrl, wellKnown };
   }
 }
 
+/** An http(s) URL without trailing slashes, or undefined. */
+function httpUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.search || url.hash || url.username || url.password) return undefined;
+  return (url.origin + url.pathname).replace(/\/+$/, '');
+}
+
 function originFor(serverName: string | undefined): string {
   if (serverName === undefined) {
-    throw new MatrixSessionError('discover() needs a server name when the session has no user ID');
+    throw new ValidationError('serverName', 'is needed when the session has no user ID');
   }
-  if (/^https?:\/\//.test(serverName)) return serverName.replace(/\/+$/, '');
+  if (typeof serverName === 'string' && /^https?:\/\//i.test(serverName)) {
+    const url = httpUrl(serverName);
+    if (!url || url !== new URL(url).origin) throw new ValidationError('serverName', 'must be a server name or an http(s):// origin without a path');
+    return url;
+  }
   // The well-known lives on the hostname alone: a port in the server name is for federation.
   const host = check.serverName('serverName', serverName).replace(/:\d+$/, '');
   return `https://${host}`;
