@@ -350,22 +350,26 @@ const routes = [
   ['GET', new RegExp(`^/_matrix/client/${V}/joined_rooms$`), 'joined_rooms', true, (req, m, q, token) => ({ body: variantForToken(token).joinedRooms })],
   ['POST', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/filter$`), 'filter-create', true, async (req) => { await readBody(req); return { body: FILTER_ID }; }],
   ['GET', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/filter/([^/]+)$`), 'filter-get', true, () => ({ body: FILTER })],
-  ['GET', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/account_data/([^/]+)$`), 'account_data-get', true, () => NOT_FOUND],
+  // m.direct exists on any account that ever had a DM; other types are absent (404 like Synapse).
+  ['GET', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/account_data/([^/]+)$`), 'account_data-get', true, (req, m) => (m[2] === 'm.direct' ? { body: EMPTY } : NOT_FOUND)],
   ['PUT', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/account_data/([^/]+)$`), 'account_data-put', true, async (req) => { await readBody(req); return { body: EMPTY }; }],
   ['GET', new RegExp(`^/_matrix/client/${V}/pushrules/?$`), 'pushrules', true, () => ({ body: PUSHRULES })],
   ['GET', new RegExp(`^/_matrix/client/${V}/capabilities$`), 'capabilities', true, () => ({ body: CAPABILITIES })],
   ['GET', new RegExp(`^/_matrix/client/${V}/voip/turnServer$`), 'turnServer', true, () => ({ body: TURN })],
   ['GET', new RegExp(`^/_matrix/client/${V}/profile/([^/]+)$`), 'profile', false, () => ({ body: PROFILE })],
+  // matrix-js-sdk asks for MatrixRTC transports (MSC4143) at start-up; a server without the
+  // MSC answers M_UNRECOGNIZED, as here.
+  ['GET', /^\/_matrix\/client\/unstable\/org\.matrix\.msc4143\/rtc\/transports$/, 'rtc-transports', true, () => UNRECOGNIZED],
 ];
 
 async function handle(req, res) {
-  stats.requests++;
   const url = req.url;
   const qi = url.indexOf('?');
   const path = qi < 0 ? url : url.slice(0, qi);
   const query = new URLSearchParams(qi < 0 ? '' : url.slice(qi + 1));
 
   if (path.startsWith('/_bench/')) return benchControl(req, res, path, query);
+  stats.requests++;
 
   for (const [method, re, name, auth, fn] of routes) {
     const m = re.exec(path);

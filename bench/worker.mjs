@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// Runs ONE scenario for ONE client in this (fresh) process and prints one line
+// `BENCH_RESULT {json}` on stdout. Started by run.mjs as
+//   node --expose-gc bench/worker.mjs '<json config>'
+// config: { client, adapter, variant, scenario, baseUrl, n, warmup, concurrency,
+//           rooms, events, timeoutMs }
+// Scenarios: send | send-concurrent | whoami | sync (sync takes rooms/events and selects
+// the stub's variant through the access token).
+import http from 'node:http';
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { BENCH_DIR, IDENTITY } from './lib/clients.mjs';
+
+const cfg = JSON.parse(process.argv[2] || '{}');
+const now = () => process.hrtime.bigint();
+const ms = (a, b) => Number(b - a) / 1e6;
+const MB = (bytes) => bytes / (1024 * 1024);
+
+function emit(result) {
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ client: cfg.client, scenario: cfg.scenario, ...result })}\n`);
+}
+function die(err) {
+  emit({ ok: false, error: String((err && err.stack) || err).split('\n').slice(0, 6).join('\n') });
+  process.exit(1);
+}
+process.on('unhandledRejection', die);
+const watchdog = setTimeout(() => die(new Error(`timed out after ${cfg.timeoutMs} ms`)), cfg.timeoutMs || 120_000);
+watchdog.unref();
+
+// Plain node:http calls to the stub's /_bench endpoints (outside every timed region).
+const controlAgent = new http.Agent({ keepAlive: false });
+function control(pathname) {
+  const u = new URL(pathname, cfg.baseUrl);
+  return new Promise((resolve, reject) => {
+    http.get({ host: u.hostname, port: u.port, path: u.pathname + u.search, agent: controlAgent }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => { try { resolve(JSON.parse(Buffer.concat(chunks).toString())); } catch (e) { reject(e); } });
+    }).on('error', reject);
+  });
+}
+
+function gc() {
+  if (typeof global.gc === 'function') { global.gc(); global.gc(); }
+}
+
+async function main() {
+  const mod = await import(pathToFileURL(path.join(BENCH_DIR, 'adapters', `${cfg.adapter}.mjs`)).href);
+  const avail = await mod.available();
+  if (!avail.ok) { emit({ ok: false, skipped: avail.reason }); return; }
+
+  const ctx = {
+    baseUrl: cfg.baseUrl,
+    accessToken: cfg.scenario === 'sync' ? `${IDENTITY.accessToken}_${cfg.rooms}x${cfg.events}` : IDENTITY.accessToken,
+    userId: IDENTITY.userId,
+    deviceId: IDENTITY.deviceId,
+    roomId: IDENTITY.roomId,
+    variant: cfg.variant,
+  };
+  await mod.setup(ctx);
+
+  if (cfg.scenario === 'send' || cfg.scenario === 'whoami') return sequential(mod, cfg.scenario);
+  if (cfg.scenario === 'send-concurrent') return concurrent(mod);
+  if (cfg.scenario === 'sync') return syncScenario(mod);
+  throw new Error(`unknown scenario ${cfg.scenario}`);
+}
+
+async function sequential(mod, which) {
+  const call = which === 'send' ? (i) => mod.send(i) : () => mod.whoami();
+  const first = await call(-1);
+  const expectFirst = which === 'send' ? typeof first === 'string' && first.startsWith('$') : first === IDENTITY.userId;
+  if (!expectFirst) throw new Error(`${which} returned ${JSON.stringify(first)}`);
+  for (let i = 0; i < cfg.warmup; i++) await call(-2 - i);
+  await control('/_bench/reset');
+  const n = cfg.n;
+  const t0 = now();
+  for (let i = 0; i < n; i++) await call(i);
+  const t1 = now();
+  const stats = await control('/_bench/stats');
+  const route = which;
+  const seen = stats.routes[route] || 0;
+  const ok = seen === n && stats.duplicateTxn === 0 && stats.requests === seen;
+  emit({
+    ok,
+    error: ok ? undefined : `stub saw ${seen} ${route} of ${stats.requests} requests (expected ${n}), ${stats.duplicateTxn} duplicate txn ids`,
+    n, totalMs: ms(t0, t1), usPerCall: (ms(t0, t1) * 1000) / n,
+    stubRequests: stats.requests,
+  });
+}
+
+async function concurrent(mod) {
+  const lanes = cfg.concurrency;
+  async function runBatch(n, offset) {
+    let next = 0;
+    const lane = async () => { while (next < n) { const i = next++; await mod.send(offset + i); } };
+    await Promise.all(Array.from({ length: lanes }, lane));
+  }
+  await runBatch(Math.max(cfg.warmup, lanes), 1_000_000);
+  await control('/_bench/reset');
+  const n = cfg.n;
+  const t0 = now();
+  await runBatch(n, 0);
+  const t1 = now();
+  const stats = await control('/_bench/stats');
+  const seen = stats.routes.send || 0;
+  const ok = seen === n && stats.duplicateTxn === 0 && stats.requests === seen;
+  emit({
+    ok,
+    error: ok ? undefined : `stub saw ${seen} sends of ${stats.requests} requests (expected ${n}), ${stats.duplicateTxn} duplicate txn ids`,
+    n, concurrency: lanes, totalMs: ms(t0, t1), reqPerSec: n / (ms(t0, t1) / 1000), usPerCall: (ms(t0, t1) * 1000) / n,
+  });
+}
+
+async function syncScenario(mod) {
+  const expected = cfg.rooms * cfg.events;
+  const seen = new Uint8Array(expected);
+  let got = 0; let dup = 0; let extra = 0; let tDone = 0n;
+  let peakSampled = process.memoryUsage.rss();
+  let resolveDone;
+  const done = new Promise((r) => { resolveDone = r; });
+
+  const onEvent = (roomId, event) => {
+    const seq = event && event.content && event.content['bench.seq'];
+    if (typeof seq !== 'number' || seq < 0 || seq >= expected) { extra++; return; }
+    if (seen[seq]) { dup++; return; }
+    seen[seq] = 1;
+    got++;
+    if ((got & 255) === 0) { const r = process.memoryUsage.rss(); if (r > peakSampled) peakSampled = r; }
+    if (got === expected) { tDone = now(); resolveDone(); }
+  };
+
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const rssBefore = process.memoryUsage.rss();
+  await control('/_bench/reset');
+  const sampler = setInterval(() => { const r = process.memoryUsage.rss(); if (r > peakSampled) peakSampled = r; }, 5);
+
+  const t0 = now();
+  let syncError = null;
+  const started = Promise.resolve().then(() => mod.sync(onEvent)).catch((e) => { syncError = e; resolveDone(); });
+  await done;
+  clearInterval(sampler);
+  if (syncError) throw syncError;
+  // Let anything queued behind the last event run (duplicates would show here), then GC
+  // with the client still alive: what the application keeps paying for after the sync.
+  await new Promise((r) => setImmediate(r));
+  const rssAfter = process.memoryUsage.rss();
+  if (rssAfter > peakSampled) peakSampled = rssAfter;
+  gc();
+  const heapAfter = process.memoryUsage().heapUsed;
+  const maxRss = process.resourceUsage().maxRSS * 1024; // kernel high-water mark, whole process
+  const stats = await control('/_bench/stats');
+  await mod.stop();
+  void started;
+  const ok = got === expected && dup === 0;
+  emit({
+    ok,
+    error: ok ? undefined : `${got}/${expected} timeline events handed over, ${dup} duplicates`,
+    rooms: cfg.rooms, events: cfg.events, expected, got, dup, extra,
+    ms: ms(t0, tDone),
+    peakRssMB: MB(Math.max(maxRss, peakSampled)),
+    peakRssSampledMB: MB(peakSampled),
+    rssBeforeMB: MB(rssBefore),
+    heapAfterGcMB: MB(heapAfter),
+    heapRetainedMB: MB(heapAfter - heapBefore),
+    syncMode: mod.syncMode,
+    stubRoutes: stats.routes,
+    stubUnknown: stats.unknown,
+  });
+}
+
+main().then(() => { clearTimeout(watchdog); setImmediate(() => process.exit(0)); }, die);
