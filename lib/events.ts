@@ -1,4 +1,5 @@
 import type { MatrixError } from './core/errors';
+import type { SyncEvents } from './sync/types';
 
 /** What login, register and token refresh report: the new credentials, for apps that persist them. */
 export interface AuthInfo {
@@ -12,8 +13,9 @@ export interface AuthInfo {
 /**
  * The session's typed events (eventemitter3). Subclasses can add their own by passing an
  * extended map: `class Bot extends MatrixSession<SessionEvents & { ready: [] }>`.
+ * The sync loop's events (`sync`, `sync.error`, `room.message`, …) are listed in SyncEvents.
  */
-export interface SessionEvents {
+export interface SessionEvents extends SyncEvents {
   login: [info: AuthInfo];
   register: [info: AuthInfo];
   logout: [info: { userId?: string; all: boolean }];

@@ -14,10 +14,26 @@ export { RequestCore, type RequestOptions, type RequestSpec, type HttpMethod, ty
 export { path } from './core/path';
 export { Resource } from './resources/resource';
 export { Auth, type AuthDict, type ThreepidCreds } from './auth/builders';
-export { runUia, type UiaAuth, type UiaContext, type UiaFlow } from './auth/uia';
+export { runUia, type UiaAuth, type UiaContext, type UiaFlow, type StageAnswer } from './auth/uia';
 export * from './resources/account';
 export * from './resources/server';
 export * from './resources/sync';
+export { MemorySyncStore, FileSyncStore, type SyncStore, type StoredFilter, type FileSyncStoreOptions } from './sync/store';
+export type { SyncEventStream } from './sync/stream';
+export {
+  SYNC_EVENT_NAMES,
+  type SyncState,
+  type SyncStateInfo,
+  type SyncErrorInfo,
+  type SyncErrorSource,
+  type SyncEvents,
+  type SyncItem,
+  type SyncItemKind,
+  type MessageEventContent,
+  type TypingEvent,
+  type ReceiptEvent,
+  type PresenceEvent,
+} from './sync/types';
 export * from './resources/rooms';
 export * from './builders/room-event';
 export * from './builders/state-event';

@@ -5,6 +5,7 @@ import { ValidationError } from './core/errors';
 import { RequestCore, type CoreOptions } from './core/request';
 import { check } from './core/validate';
 import type { SessionEvents } from './events';
+import { SYNC_EVENT_NAMES } from './sync/types';
 import { Account } from './resources/account';
 import { Profile } from './resources/profile';
 import { Rooms } from './resources/rooms';
@@ -159,6 +160,11 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
   /** A listener threw: reported as `listenerError` (a throwing `listenerError` listener, as a process warning). */
   protected override onListenerError(event: PropertyKey, error: unknown): void {
     if (event === 'listenerError') return super.onListenerError(event, error);
+    // Sync-event listeners are reported where sync code looks: `sync.error`. Not a failing
+    // `sync.error` listener itself, which would report itself forever.
+    if (typeof event === 'string' && event !== 'sync.error' && SYNC_EVENT_NAMES.has(event)) {
+      return this.sync.reportListenerError(event, error);
+    }
     this.notify('listenerError', { event: String(event), error });
   }
 

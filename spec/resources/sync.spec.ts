@@ -1,0 +1,116 @@
+import nock from 'nock';
+import { InvalidResponseError, MatrixSession, NotLoggedInError, ValidationError } from '../../lib';
+
+const BASE = 'https://hs.example.org';
+const TOKEN = 'secret-token';
+const ME = '@alice:example.org';
+const AUTH = { reqheaders: { authorization: `Bearer ${TOKEN}` } };
+const FILTER_PATH = `/_matrix/client/v3/user/${encodeURIComponent(ME)}/filter`;
+
+function session(loggedIn = true): MatrixSession {
+  return new MatrixSession({ baseUrl: BASE, maxRetries: 0, ...(loggedIn ? { accessToken: TOKEN, userId: ME, deviceId: 'DEV' } : {}) });
+}
+
+const unmatched: string[] = [];
+const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  nock.emitter.on('no match', onNoMatch);
+});
+afterAll(() => {
+  nock.emitter.removeListener('no match', onNoMatch);
+  nock.enableNetConnect();
+});
+afterEach(() => {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(pending).toEqual([]);
+  expect(unmatched.splice(0)).toEqual([]);
+});
+
+describe('sync.once', () => {
+  it('sends every option as the spec names it, a filter object inline as JSON', async () => {
+    nock(BASE, AUTH)
+      .get('/_matrix/client/v3/sync')
+      .query({ filter: '{"room":{"timeline":{"limit":5}}}', since: 's1', full_state: 'true', set_presence: 'unavailable', timeout: '250' })
+      .reply(200, { next_batch: 's2' });
+    const res = await session().sync.once({
+      filter: { room: { timeline: { limit: 5 } } },
+      since: 's1',
+      fullState: true,
+      setPresence: 'unavailable',
+      timeout: 250,
+    });
+    expect(res.next_batch).toBe('s2');
+  });
+
+  it('defaults to timeout 0 and passes a filter ID as is', async () => {
+    nock(BASE).get('/_matrix/client/v3/sync').query({ filter: '42', timeout: '0' }).reply(200, { next_batch: 'n' });
+    await session().sync.once({ filter: '42' });
+  });
+
+  it('rejects a body without next_batch', async () => {
+    nock(BASE).get('/_matrix/client/v3/sync').query(true).reply(200, {});
+    await expect(session().sync.once()).rejects.toBeInstanceOf(InvalidResponseError);
+  });
+
+  it('validates its options before any request', () => {
+    const s = session();
+    expect(() => s.sync.once({ timeout: 1.5 })).toThrow(ValidationError);
+    expect(() => s.sync.once({ setPresence: 'busy' as never })).toThrow(ValidationError);
+    expect(() => s.sync.once({ filter: 7 as never })).toThrow(ValidationError);
+    expect(() => s.sync.once({ since: '' })).toThrow(ValidationError);
+    expect(() => s.sync.once({ fullState: 'yes' as never })).toThrow(ValidationError);
+  });
+});
+
+describe('sync filters', () => {
+  it('createFilter posts the filter for the session user and resolves with its ID', async () => {
+    nock(BASE, AUTH).post(FILTER_PATH, { room: { rooms: ['!r:example.org'] } }).reply(200, { filter_id: 'abc' });
+    expect(await session().sync.createFilter({ room: { rooms: ['!r:example.org'] } })).toBe('abc');
+  });
+
+  it('getFilter fetches a filter by ID', async () => {
+    nock(BASE, AUTH).get(`${FILTER_PATH}/abc`).reply(200, { room: {} });
+    expect(await session().sync.getFilter('abc')).toEqual({ room: {} });
+  });
+
+  it('need a logged-in user and valid arguments', async () => {
+    await expect(session(false).sync.createFilter({})).rejects.toBeInstanceOf(NotLoggedInError);
+    await expect(session().sync.createFilter([] as never)).rejects.toBeInstanceOf(ValidationError);
+    expect(() => session().sync.getFilter('')).toThrow(ValidationError);
+  });
+});
+
+describe('sync loop API', () => {
+  it('is stopped and not running before start; stop() then does nothing', async () => {
+    const s = session();
+    expect(s.sync.state).toBe('STOPPED');
+    expect(s.sync.running).toBe(false);
+    const states: string[] = [];
+    s.on('sync', (st) => void states.push(st));
+    await s.sync.stop();
+    expect(states).toEqual([]);
+  });
+
+  it('validates the start options', async () => {
+    const s = session();
+    await expect(s.sync.start({ filter: 3 as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.start({ fullState: 1 as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.start({ autoJoin: 'yes' as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.start({ saveTokenBeforeDispatch: 1 as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.start({ backoffMaxMs: 1.5 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.start(null as never)).rejects.toBeInstanceOf(ValidationError);
+    expect(s.sync.running).toBe(false);
+  });
+
+  it('reportListenerError emits sync.error with source listener', () => {
+    const s = session();
+    const seen: unknown[] = [];
+    s.on('sync.error', (e, info) => void seen.push(e, info));
+    const boom = new Error('boom');
+    s.sync.reportListenerError('room.message', boom);
+    expect(seen).toEqual([boom, { source: 'listener', event: 'room.message', retryInMs: undefined, failures: 0 }]);
+  });
+});
