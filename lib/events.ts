@@ -1,7 +1,7 @@
 import type { MatrixError } from './core/errors';
 import type { SyncEvents } from './sync/types';
 
-/** What login, register and token refresh report: the new credentials, for apps that persist them. */
+/** What login and register report: the new credentials, for apps that persist them. */
 export interface AuthInfo {
   userId: string;
   deviceId?: string;

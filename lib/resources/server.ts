@@ -56,7 +56,8 @@ export class Server extends Resource {
    *
    * PROMPT: `baseUrl` is the homeserver to use. IGNORE: no well-known (404); ask the user.
    * FAIL_PROMPT: the well-known is unusable; FAIL_ERROR: it names something that is not a
-   * working server. `reason` says why, for the two failures.
+   * working server. `reason` says why, in every state but PROMPT. Bad input and aborts
+   * are thrown, not reported as a state.
    */
   async discover(serverName?: string, options?: RequestOptions): Promise<Discovery> {
     const origin = originFor(serverName ?? this.core.credentials.userId?.replace(/^@[^:]*:/, ''));
@@ -67,7 +68,7 @@ export class Server extends Resource {
         options,
       );
     } catch (error) {
-      if (error instanceof AbortError) throw error;
+      if (error instanceof AbortError || error instanceof ValidationError) throw error;
       const notFound = error instanceof MatrixError && error.httpStatus === 404;
       return { state: notFound ? 'IGNORE' : 'FAIL_PROMPT', reason: (error as Error).message };
     }
@@ -85,7 +86,7 @@ export class Server extends Resource {
       );
       if (!Array.isArray(versions.versions)) throw new Error('"versions" is not an array');
     } catch (error) {
-      if (error instanceof AbortError) throw error;
+      if (error instanceof AbortError || error instanceof ValidationError) throw error;
       return { state: 'FAIL_ERROR', baseUrl, wellKnown, reason: `the homeserver does not answer /versions: ${(error as Error).message}` };
     }
 
@@ -101,7 +102,7 @@ export class Server extends Resource {
     try {
       await this.core.request({ method: 'GET', path: '/_matrix/identity/v2', baseUrl: identityServerUrl, auth: 'none' }, options);
     } catch (error) {
-      if (error instanceof AbortError) throw error;
+      if (error instanceof AbortError || error instanceof ValidationError) throw error;
       return {
         state: 'FAIL_ERROR',
         baseUrl,

@@ -49,7 +49,7 @@ export class Sync extends Resource {
   }
 
   /** GET /_matrix/client/v3/sync: one sync request. */
-  once(opts: SyncOnceOptions = {}, options?: RequestOptions): Promise<SyncResponse> {
+  async once(opts: SyncOnceOptions = {}, options?: RequestOptions): Promise<SyncResponse> {
     check.object('opts', opts);
     const { filter, since, fullState, setPresence, timeout = 0 } = opts;
     checkFilter(filter);
@@ -92,7 +92,7 @@ export class Sync extends Resource {
   }
 
   /** GET /_matrix/client/v3/user/{userId}/filter/{filterId}. */
-  getFilter(filterId: string, options?: RequestOptions): Promise<Record<string, unknown>> {
+  async getFilter(filterId: string, options?: RequestOptions): Promise<Record<string, unknown>> {
     check.string('filterId', filterId, { max: 4096 });
     return this.core.request(
       { method: 'GET', path: path`/_matrix/client/v3/user/${this.ownUserId}/filter/${filterId}` },
@@ -132,8 +132,8 @@ export class Sync extends Resource {
   /**
    * Stops the loop: aborts the request in flight and any wait, lets the batch being handled
    * finish (its listeners are awaited, then its position saved), ends the `events()`
-   * iterators, and resolves once the loop has ended and `sync` STOPPED was emitted. Does
-   * nothing when the loop is not running. Do not await it inside a listener of the loop:
+   * iterators, and resolves once the loop has ended and `sync` STOPPED was emitted. When
+   * the loop is not running it only ends open `events()` iterators. Do not await it inside a listener of the loop:
    * the loop waits for that listener.
    */
   stop(): Promise<void> {
@@ -142,7 +142,7 @@ export class Sync extends Resource {
 
   /**
    * The loop's events as an async iterator, an alternative to listeners:
-   * `for await (const { roomId, event } of session.sync.events({ types: ['m.room.message'] }))`.
+   * `for await (const item of session.sync.events({ types: ['m.room.message'] })) if (item.kind === 'timeline') …`.
    * Create it before `start()` to get the first batch. The loop waits for the consumer
    * (at most one batch is buffered); `break` detaches it; `stop()` ends it.
    */

@@ -55,13 +55,13 @@ describe('sync.once', () => {
     await expect(session().sync.once()).rejects.toBeInstanceOf(InvalidResponseError);
   });
 
-  it('validates its options before any request', () => {
+  it('validates its options before any request', async () => {
     const s = session();
-    expect(() => s.sync.once({ timeout: 1.5 })).toThrow(ValidationError);
-    expect(() => s.sync.once({ setPresence: 'busy' as never })).toThrow(ValidationError);
-    expect(() => s.sync.once({ filter: 7 as never })).toThrow(ValidationError);
-    expect(() => s.sync.once({ since: '' })).toThrow(ValidationError);
-    expect(() => s.sync.once({ fullState: 'yes' as never })).toThrow(ValidationError);
+    await expect(s.sync.once({ timeout: 1.5 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.once({ setPresence: 'busy' as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.once({ filter: 7 as never })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.once({ since: '' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.sync.once({ fullState: 'yes' as never })).rejects.toBeInstanceOf(ValidationError);
   });
 });
 
@@ -79,7 +79,7 @@ describe('sync filters', () => {
   it('need a logged-in user and valid arguments', async () => {
     await expect(session(false).sync.createFilter({})).rejects.toBeInstanceOf(NotLoggedInError);
     await expect(session().sync.createFilter([] as never)).rejects.toBeInstanceOf(ValidationError);
-    expect(() => session().sync.getFilter('')).toThrow(ValidationError);
+    await expect(session().sync.getFilter('')).rejects.toBeInstanceOf(ValidationError);
   });
 });
 
