@@ -19,15 +19,15 @@ const config: Config = {
       displayName: 'unit',
       testMatch: ['<rootDir>/spec/**/*.spec.ts'],
       testPathIgnorePatterns: ['<rootDir>/spec/integration/'],
+      setupFilesAfterEnv: ['<rootDir>/spec/setup-unit.ts'],
     },
     {
       ...common,
       displayName: 'integration',
-      // Real round trips to Synapse (and mails through the sink) take longer than jest's 5 s default.
-      testTimeout: 60_000,
       testMatch: ['<rootDir>/spec/integration/**/*.spec.ts'],
       globalSetup: '<rootDir>/spec/harness/global-setup.ts',
       globalTeardown: '<rootDir>/spec/harness/global-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/spec/setup-integration.ts'],
     },
   ],
 };

@@ -22,7 +22,16 @@ function segment(value: unknown): string {
   if (value === '.' || value === '..') {
     throw new ValidationError('path segment', 'must not be "." or ".."');
   }
-  return encodeURIComponent(value);
+  return encode('path segment', value);
+}
+
+/** encodeURIComponent, except that a lone UTF-16 surrogate (not encodable) is a ValidationError, not a URIError. */
+function encode(name: string, value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    throw new ValidationError(name, 'must be well-formed Unicode (no lone surrogates)');
+  }
 }
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
@@ -36,7 +45,7 @@ export function queryString(query: Record<string, QueryValue> | undefined): stri
     if (value === undefined) continue;
     const values = Array.isArray(value) ? value : [value as string | number | boolean];
     for (const v of values) {
-      out += (out ? '&' : '?') + encodeURIComponent(key) + '=' + encodeURIComponent(String(v));
+      out += (out ? '&' : '?') + encode('query parameter', key) + '=' + encode(`query parameter ${key}`, String(v));
     }
   }
   return out;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { Credentials } from './credentials';
 import {
@@ -8,6 +9,7 @@ import {
   MatrixSessionError,
   NotLoggedInError,
   TimeoutError,
+  ValidationError,
   type RequestTarget,
 } from './errors';
 import { queryString, type QueryValue } from './path';
@@ -20,6 +22,10 @@ import {
   type Idempotency,
   type RetrySettings,
 } from './retry';
+import { check } from './validate';
+
+/** setTimeout's ceiling: a longer delay fires at once (Node clamps it to 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -47,6 +53,8 @@ export interface RequestSpec {
   idempotency?: Idempotency;
   /** Top-level fields a 2xx body must have; their absence is an InvalidResponseError. */
   required?: readonly string[];
+  /** The 2xx body is a JSON array (GET /rooms/{roomId}/state); anything else is an InvalidResponseError. */
+  returnsArray?: boolean;
   /** Another origin than the session's base URL (server discovery). */
   baseUrl?: string;
   followRedirects?: boolean;
@@ -90,7 +98,16 @@ export class RequestCore {
     options: CoreOptions,
     private readonly hooks: CoreHooks,
   ) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    check.object('options', options);
+    this.baseUrl = check.string('baseUrl', options.baseUrl, { max: 2048 }).replace(/\/+$/, '');
+    check.optional(options.timeoutMs, (v) => check.int('timeoutMs', v, { min: 1, max: MAX_TIMER_MS }));
+    check.optional(options.maxRetries, (v) => check.int('maxRetries', v, { max: 1000 }));
+    check.optional(options.maxRateLimitWaitMs, (v) => check.int('maxRateLimitWaitMs', v, { max: MAX_TIMER_MS }));
+    check.optional(options.backoffBaseMs, (v) => check.int('backoffBaseMs', v, { max: MAX_TIMER_MS }));
+    check.optional(options.backoffMaxMs, (v) => check.int('backoffMaxMs', v, { max: MAX_TIMER_MS }));
+    if (options.logger !== undefined && typeof options.logger !== 'function') {
+      throw new ValidationError('logger', 'must be a function');
+    }
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.#logger = options.logger;
     this.retry = {
@@ -99,6 +116,8 @@ export class RequestCore {
       backoffBaseMs: options.backoffBaseMs ?? DEFAULT_RETRY.backoffBaseMs,
       backoffMaxMs: options.backoffMaxMs ?? DEFAULT_RETRY.backoffMaxMs,
     };
+    // Every request in flight listens on this signal; dozens at once are normal, not a leak.
+    setMaxListeners(0, this.#closed.signal);
     // Bodies are handled as text so a truncated or HTML body is ours to diagnose; no
     // compression is asked for (decompressing costs more than it saves on a LAN-near
     // homeserver); redirects are followed only where an endpoint opts in.
@@ -124,9 +143,10 @@ export class RequestCore {
 
   async request<T>(spec: RequestSpec, options: RequestOptions = {}): Promise<T> {
     const target: RequestTarget = { method: spec.method, path: spec.path };
+    checkRequestOptions(options);
     const maxRetries = options.maxRetries ?? this.retry.maxRetries;
     const idempotency = spec.idempotency ?? (spec.method === 'GET' ? 'safe' : 'unsafe');
-    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const body = spec.body === undefined ? undefined : toJson(spec.body);
     const url = (spec.baseUrl ?? this.baseUrl) + spec.path + queryString(spec.query);
     let refreshed = false;
 
@@ -152,30 +172,35 @@ export class RequestCore {
 
       const { response } = outcome;
       this.#log(`<- ${response.status} ${spec.method} ${spec.path} ${Date.now() - started}ms retries=${attempt}`);
-      if (response.status >= 200 && response.status < 300) return parseSuccess<T>(target, response, spec.required);
+      if (response.status >= 200 && response.status < 300) return parseSuccess<T>(target, response, spec);
 
       const error = toMatrixError(target, response);
       if (error.httpStatus === 429) {
+        // A 429 means the server did not act on the request, so even an unsafe one may be repeated.
         const delayMs = error.retryAfterMs ?? backoffDelay(attempt, this.retry);
         if (!retryable || delayMs > this.retry.maxRateLimitWaitMs) throw error;
         this.hooks.rateLimited({ method: spec.method, path: spec.path, delayMs, attempt: attempt + 1 });
         await this.#sleep(delayMs, options.signal, target);
         continue;
       }
-      if (error.errcode === 'M_UNKNOWN_TOKEN' && token) {
-        // Another request may already have refreshed while this one was in flight.
-        if (this.credentials.accessToken && this.credentials.accessToken !== token && !refreshed) {
+      if (error.httpStatus === 401 && error.errcode === 'M_UNKNOWN_TOKEN' && token) {
+        // The server refused the token, so it did not act on the request: repeating is safe.
+        // Each request renews at most once; the repeat does not count as a retry.
+        const current = this.credentials.accessToken;
+        if (current && current !== token && !refreshed) {
+          // Another request refreshed (or the app set new credentials) while this one was in flight.
           refreshed = true;
           attempt--;
           continue;
         }
-        if (this.credentials.refreshToken && !refreshed) {
+        if (current === token && this.credentials.refreshToken && !refreshed) {
           refreshed = true;
-          await this.refreshToken(options);
+          await this.refreshToken({ signal: options.signal });
           attempt--;
           continue;
         }
-        this.hooks.sessionExpired({ softLogout: error.softLogout, error });
+        // Only the first request to learn of it ends the session: N concurrent 401s, one event.
+        if (current === token) this.hooks.sessionExpired({ softLogout: error.softLogout, error });
         throw error;
       }
       if (TRANSIENT_STATUS.has(error.httpStatus) && idempotency === 'safe' && retryable) {
@@ -188,41 +213,55 @@ export class RequestCore {
 
   /**
    * Trades the refresh token for a new access token. Concurrent callers share one
-   * refresh. A refused refresh (401) ends the session; other failures (network, 429
-   * beyond the retries) are thrown without ending it, since the refresh token may be fine.
+   * refresh, which a caller's `signal` cannot cancel for the others: an aborted caller
+   * stops waiting (AbortError), the refresh carries on. A refused refresh (401) ends the
+   * session; other failures (network, 429 beyond the retries, a malformed reply) are
+   * thrown without ending it, since the refresh token may well still be good.
    */
   refreshToken(options: RequestOptions = {}): Promise<void> {
-    this.#refreshing ??= this.#refresh(options).finally(() => {
+    try {
+      checkRequestOptions(options);
+    } catch (error) {
+      return Promise.reject(error); // like every other call: bad input rejects, it does not throw
+    }
+    const target: RequestTarget = { method: 'POST', path: REFRESH_PATH };
+    if (options.signal?.aborted || this.closed) return Promise.reject(new AbortError(target));
+    const shared = (this.#refreshing ??= this.#refresh().finally(() => {
       this.#refreshing = undefined;
-    });
-    return this.#refreshing;
+    }));
+    return this.#race(shared, options.signal, target);
   }
 
-  async #refresh(options: RequestOptions): Promise<void> {
+  async #refresh(): Promise<void> {
     const refreshToken = this.credentials.refreshToken;
     if (!refreshToken) throw new MatrixSessionError('No refresh token is held');
     try {
       // The old refresh token stays valid until the new one is used, so a lost reply
       // can be retried safely.
-      const res = await this.request<{ access_token: string; refresh_token?: string; expires_in_ms?: number }>(
-        {
-          method: 'POST',
-          path: '/_matrix/client/v3/refresh',
-          body: { refresh_token: refreshToken },
-          auth: 'none',
-          idempotency: 'safe',
-          required: ['access_token'],
-        },
-        { signal: options.signal },
+      const res = await this.request<{ access_token: string; refresh_token?: string; expires_in_ms?: number }>({
+        method: 'POST',
+        path: REFRESH_PATH,
+        body: { refresh_token: refreshToken },
+        auth: 'none',
+        idempotency: 'safe',
+        required: ['access_token'],
+      });
+      if (typeof res.access_token !== 'string' || res.access_token === '') {
+        throw new InvalidResponseError({ method: 'POST', path: REFRESH_PATH }, 200, 'access_token is not a string');
+      }
+      if (this.credentials.refreshToken !== refreshToken) return; // logged out or replaced meanwhile
+      this.credentials.rotate(
+        res.access_token,
+        typeof res.refresh_token === 'string' ? res.refresh_token : undefined,
+        typeof res.expires_in_ms === 'number' ? res.expires_in_ms : undefined,
       );
-      this.credentials.rotate(res.access_token, res.refresh_token, res.expires_in_ms);
       this.hooks.tokenRefreshed({
         accessToken: res.access_token,
         refreshToken: res.refresh_token,
         expiresInMs: res.expires_in_ms,
       });
     } catch (error) {
-      if (error instanceof MatrixError && error.httpStatus === 401) {
+      if (error instanceof MatrixError && error.httpStatus === 401 && this.credentials.refreshToken === refreshToken) {
         this.hooks.sessionExpired({ softLogout: error.softLogout, error });
       }
       throw error;
@@ -274,27 +313,67 @@ export class RequestCore {
   }
 
   #sleep(ms: number, signal: AbortSignal | undefined, target: RequestTarget): Promise<void> {
-    return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const slept = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    // An aborted wait clears its timer, so a closed session leaves nothing pending.
+    return this.#race(slept, signal, target, () => clearTimeout(timer));
+  }
+
+  /** Settles with `work`, or with an AbortError as soon as `signal` or the session is aborted. */
+  #race<T>(work: Promise<T>, signal: AbortSignal | undefined, target: RequestTarget, onAborted?: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        done();
+        onAborted?.();
+        reject(new AbortError(target));
+      };
       const done = () => {
-        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         this.#closed.signal.removeEventListener('abort', onAbort);
       };
-      const onAbort = () => {
-        done();
-        reject(new AbortError(target));
-      };
-      const timer = setTimeout(() => {
-        done();
-        resolve();
-      }, ms);
+      if (signal?.aborted || this.closed) return onAbort();
       signal?.addEventListener('abort', onAbort);
       this.#closed.signal.addEventListener('abort', onAbort);
+      work.then(
+        (value) => {
+          done();
+          resolve(value);
+        },
+        (error: unknown) => {
+          done();
+          reject(error);
+        },
+      );
     });
   }
 
   #log(line: string): void {
-    this.#logger?.(line);
+    try {
+      this.#logger?.(line);
+    } catch {
+      // A broken logger must not break the request it reports on.
+    }
+  }
+}
+
+const REFRESH_PATH = '/_matrix/client/v3/refresh';
+
+function checkRequestOptions(options: RequestOptions): void {
+  if (typeof options !== 'object' || options === null) throw new ValidationError('options', 'must be an object');
+  const { signal, timeoutMs, maxRetries } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new ValidationError('options.signal', 'must be an AbortSignal');
+  }
+  check.optional(timeoutMs, (v) => check.int('options.timeoutMs', v, { min: 1, max: MAX_TIMER_MS }));
+  check.optional(maxRetries, (v) => check.int('options.maxRetries', v, { max: 1000 }));
+}
+
+function toJson(body: unknown): string {
+  try {
+    return JSON.stringify(body);
+  } catch {
+    // Cycles and BigInts: the caller's mistake, caught before anything is sent.
+    throw new ValidationError('body', 'must be serialisable as JSON');
   }
 }
 
@@ -306,13 +385,16 @@ function parseJson(text: string): unknown {
   }
 }
 
-function parseSuccess<T>(target: RequestTarget, response: AxiosResponse<string>, required?: readonly string[]): T {
+function parseSuccess<T>(target: RequestTarget, response: AxiosResponse<string>, spec: RequestSpec): T {
   const data = response.data === '' ? {} : parseJson(response.data);
   if (typeof data !== 'object' || data === null) {
     throw new InvalidResponseError(target, response.status, 'the body is not a JSON object or array');
   }
-  for (const field of required ?? []) {
-    if ((data as Record<string, unknown>)[field] === undefined) {
+  if (spec.returnsArray && !Array.isArray(data)) {
+    throw new InvalidResponseError(target, response.status, 'the body is not a JSON array');
+  }
+  for (const field of spec.required ?? []) {
+    if (Array.isArray(data) || (data as Record<string, unknown>)[field] == null) {
       throw new InvalidResponseError(target, response.status, `the required field "${field}" is missing`);
     }
   }

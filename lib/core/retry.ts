@@ -43,9 +43,11 @@ export function backoffDelay(attempt: number, s: RetrySettings): number {
  */
 export function rateLimitDelay(retryAfterHeader: unknown, body: Record<string, unknown>): number | undefined {
   if (typeof retryAfterHeader === 'string' && retryAfterHeader.trim() !== '') {
-    const seconds = Number(retryAfterHeader);
+    const value = retryAfterHeader.trim();
+    const seconds = Number(value);
     if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-    const date = Date.parse(retryAfterHeader);
+    // Every HTTP-date form starts with a day name; Date.parse alone would take "-5" for the year -5.
+    const date = /^[A-Za-z]{3}/.test(value) ? Date.parse(value) : NaN;
     if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
   }
   const ms = body.retry_after_ms;

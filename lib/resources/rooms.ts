@@ -348,7 +348,7 @@ export class Rooms extends Resource {
   /** GET /rooms/{roomId}/state: every current state event (or the state when the user left). */
   async state(roomId: string, options?: RequestOptions): Promise<ClientEvent[]> {
     check.roomId('roomId', roomId);
-    return this.core.request({ method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/state` }, options);
+    return this.core.request({ method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/state`, returnsArray: true }, options);
   }
 
   /**

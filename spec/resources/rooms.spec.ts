@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { MatrixSession, type SessionOptions } from '../../lib/session';
-import { MatrixError, NotLoggedInError, ValidationError } from '../../lib/core/errors';
+import { InvalidResponseError, MatrixError, NotLoggedInError, ValidationError } from '../../lib/core/errors';
 import { RoomEvent } from '../../lib/builders/room-event';
 import { StateEvent } from '../../lib/builders/state-event';
 import type { RequestOptions } from '../../lib/core/request';
@@ -335,6 +335,11 @@ describe('rooms: every endpoint', () => {
   it('a reply missing a required field is an InvalidResponseError', async () => {
     serve('PUT', [200, {}]);
     await expect(session().rooms.sendText(ROOM, 'hi')).rejects.toThrow(/"event_id" is missing/);
+  });
+
+  it('a room state that is not an array is an InvalidResponseError', async () => {
+    serve('GET', [200, {}]);
+    await expect(session().rooms.state(ROOM)).rejects.toBeInstanceOf(InvalidResponseError);
   });
 });
 
