@@ -100,7 +100,7 @@ export const check = {
   },
 
   email(name: string, v: unknown): string {
-    if (typeof v !== 'string' || v.length > 254 || !isEmail(v)) {
+    if (typeof v !== 'string' || v.length > 254 || !isEmail(v, { require_tld: false })) {
       throw new ValidationError(name, 'must be an email address');
     }
     return v;
