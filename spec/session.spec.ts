@@ -7,50 +7,18 @@ import {
   MatrixError,
   MatrixSession,
   Rooms,
-  ValidationError,
   type RequestOptions,
   type SessionEvents,
 } from '../lib';
+import { AUTH, authAs, BASE, expectThrowsInvalid, guardNock, json, ME, record, session, TOKEN } from './helpers/fixtures';
 
-const BASE = 'https://hs.example.org';
-const TOKEN = 'secret-token-1234567890';
-const ME = '@alice:example.org';
-const AUTH = (token = TOKEN) => ({ reqheaders: { authorization: `Bearer ${token}` } });
-
-function session(loggedIn = false): MatrixSession {
-  return new MatrixSession({ baseUrl: BASE, maxRetries: 0, ...(loggedIn ? { accessToken: TOKEN, userId: ME, deviceId: 'DEV' } : {}) });
-}
-
-type Seen = Array<[string, unknown]>;
-function record(s: MatrixSession): Seen {
-  const seen: Seen = [];
-  for (const name of ['login', 'register', 'logout', 'tokenChanged', 'sessionExpired', 'rateLimited', 'listenerError'] as const) {
-    s.on(name, (info: unknown) => void seen.push([name, info]));
-  }
-  return seen;
-}
 const state = (s: MatrixSession) => ({ isLoggedIn: s.isLoggedIn, userId: s.userId, deviceId: s.deviceId, token: s.getAccessToken() });
 
-const unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.emitter.on('no match', onNoMatch);
-});
-afterAll(() => {
-  nock.emitter.removeListener('no match', onNoMatch);
-  nock.enableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-  expect(unmatched.splice(0)).toEqual([]);
-});
+guardNock();
 
 describe('construction', () => {
   it('starts logged out, or resumes from stored credentials', () => {
-    expect(state(session())).toEqual({ isLoggedIn: false, userId: undefined, deviceId: undefined, token: undefined });
+    expect(state(session(false))).toEqual({ isLoggedIn: false, userId: undefined, deviceId: undefined, token: undefined });
     expect(state(session(true))).toEqual({ isLoggedIn: true, userId: ME, deviceId: 'DEV', token: TOKEN });
     const s = new MatrixSession({ baseUrl: `${BASE}///`, refreshToken: 'r', accessToken: 'a' });
     expect(s.baseUrl).toBe(BASE);
@@ -65,20 +33,13 @@ describe('construction', () => {
     ['an empty accessToken', { baseUrl: BASE, accessToken: '' }, 'accessToken'],
     ['a non-string deviceId', { baseUrl: BASE, deviceId: 7 }, 'deviceId'],
   ])('refuses %s with a ValidationError', (_what, options, parameter) => {
-    let error: unknown;
-    try {
-      new MatrixSession(options as never);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).parameter).toBe(parameter);
+    expectThrowsInvalid(() => new MatrixSession(options as never), parameter);
   });
 });
 
 describe('auth state transitions and events', () => {
   it('register → logout → login (same device) → sessionExpired → login → logoutAll → login → deactivate: one event per step', async () => {
-    const s = session();
+    const s = session(false);
     const seen = record(s);
 
     nock(BASE).post('/_matrix/client/v3/register').reply(200, { user_id: ME, access_token: 't1', device_id: 'D1' });
@@ -86,7 +47,7 @@ describe('auth state transitions and events', () => {
     expect(state(s)).toEqual({ isLoggedIn: true, userId: ME, deviceId: 'D1', token: 't1' });
     expect(seen.splice(0)).toEqual([['register', { userId: ME, deviceId: 'D1', accessToken: 't1' }]]);
 
-    nock(BASE, AUTH('t1')).post('/_matrix/client/v3/logout').reply(200, {});
+    nock(BASE, authAs('t1')).post('/_matrix/client/v3/logout').reply(200, {});
     await s.account.logout();
     expect(state(s)).toEqual({ isLoggedIn: false, userId: undefined, deviceId: undefined, token: undefined });
     expect(seen.splice(0)).toEqual([['logout', { userId: ME, all: false }]]);
@@ -97,7 +58,7 @@ describe('auth state transitions and events', () => {
     expect(seen.splice(0)).toEqual([['login', { userId: ME, deviceId: 'D1', accessToken: 't2' }]]);
 
     // The server forgets the token (soft logout): the IDs stay, so the app can log in to the same device.
-    nock(BASE, AUTH('t2')).get('/_matrix/client/v3/account/whoami').reply(401, { errcode: 'M_UNKNOWN_TOKEN', error: 'expired', soft_logout: true });
+    nock(BASE, authAs('t2')).get('/_matrix/client/v3/account/whoami').reply(401, { errcode: 'M_UNKNOWN_TOKEN', error: 'expired', soft_logout: true });
     await expect(s.account.whoami()).rejects.toMatchObject({ errcode: 'M_UNKNOWN_TOKEN' });
     expect(state(s)).toEqual({ isLoggedIn: false, userId: ME, deviceId: 'D1', token: undefined });
     const expired = seen.splice(0);
@@ -109,7 +70,7 @@ describe('auth state transitions and events', () => {
     await s.account.login(Auth.password('alice', 'pw'), { deviceId: s.deviceId });
     expect(seen.splice(0).map(([n]) => n)).toEqual(['login']);
 
-    nock(BASE, AUTH('t3')).post('/_matrix/client/v3/logout/all').reply(200, {});
+    nock(BASE, authAs('t3')).post('/_matrix/client/v3/logout/all').reply(200, {});
     await s.account.logoutAll();
     expect(state(s).isLoggedIn).toBe(false);
     expect(seen.splice(0)).toEqual([['logout', { userId: ME, all: true }]]);
@@ -117,20 +78,20 @@ describe('auth state transitions and events', () => {
     nock(BASE).post('/_matrix/client/v3/login').reply(200, { user_id: ME, access_token: 't4', device_id: 'D2' });
     await s.account.loginWithPassword('alice', 'pw');
     seen.splice(0);
-    nock(BASE, AUTH('t4')).post('/_matrix/client/v3/account/deactivate', JSON.parse(JSON.stringify({ auth: Auth.password('alice', 'pw') })) as nock.DataMatcherMap).reply(200, { id_server_unbind_result: 'no-support' });
+    nock(BASE, authAs('t4')).post('/_matrix/client/v3/account/deactivate', json({ auth: Auth.password('alice', 'pw') })).reply(200, { id_server_unbind_result: 'no-support' });
     await s.account.deactivate({ auth: Auth.password('alice', 'pw') });
     expect(state(s)).toEqual({ isLoggedIn: false, userId: undefined, deviceId: undefined, token: undefined });
     expect(seen.splice(0)).toEqual([['logout', { userId: ME, all: true }]]);
   });
 
   it('registerGuest and inhibitLogin', async () => {
-    const s = session();
+    const s = session(false);
     const seen = record(s);
     nock(BASE).post('/_matrix/client/v3/register').query({ kind: 'guest' }).reply(200, { user_id: '@7:example.org', access_token: 'g', device_id: 'guest_device' });
     await s.account.registerGuest();
     expect(state(s)).toEqual({ isLoggedIn: true, userId: '@7:example.org', deviceId: 'guest_device', token: 'g' });
 
-    const t = session();
+    const t = session(false);
     const tSeen = record(t);
     nock(BASE).post('/_matrix/client/v3/register').reply(200, { user_id: '@bob:example.org' });
     await t.account.register({ username: 'bob', inhibitLogin: true });
@@ -165,7 +126,7 @@ describe('auth state transitions and events', () => {
 
 describe('listeners', () => {
   it('a listener that throws does not break the request; listenerError reports it and other listeners still run', async () => {
-    const s = session();
+    const s = session(false);
     const errors: Array<{ event: string; error: unknown }> = [];
     const boom = new Error('listener bug');
     const later: string[] = [];
@@ -264,13 +225,13 @@ describe('the token stays private', () => {
 
 describe('setCredentials', () => {
   it('adopts stored credentials, emits tokenChanged once, and the next request uses them', async () => {
-    const s = session();
+    const s = session(false);
     const seen = record(s);
     s.setCredentials({ accessToken: 'stored', refreshToken: 'stored-r', userId: ME, deviceId: 'D9' });
     expect(state(s)).toEqual({ isLoggedIn: true, userId: ME, deviceId: 'D9', token: 'stored' });
     expect(s.getRefreshToken()).toBe('stored-r');
     expect(seen).toEqual([['tokenChanged', { accessToken: 'stored', refreshToken: 'stored-r' }]]);
-    nock(BASE, AUTH('stored')).get('/_matrix/client/v3/account/whoami').reply(200, { user_id: ME });
+    nock(BASE, authAs('stored')).get('/_matrix/client/v3/account/whoami').reply(200, { user_id: ME });
     await s.account.whoami();
   });
 
@@ -290,12 +251,7 @@ describe('setCredentials', () => {
       [{ accessToken: 'a', userId: 'nope' }, 'userId'],
       [{ accessToken: 'a', refreshToken: 1 }, 'refreshToken'],
     ] as const) {
-      expect(() => s.setCredentials(bad as never)).toThrow(ValidationError);
-      try {
-        s.setCredentials(bad as never);
-      } catch (e) {
-        expect((e as ValidationError).parameter).toBe(parameter);
-      }
+      expectThrowsInvalid(() => s.setCredentials(bad as never), parameter);
     }
     expect(state(s).token).toBe(TOKEN);
     expect(seen).toEqual([]);
@@ -360,7 +316,7 @@ describe('subclassing', () => {
     const s = new MySession({ baseUrl: BASE, accessToken: TOKEN, userId: ME, maxRetries: 0 });
     expect(s.rooms).toBeInstanceOf(MyRooms);
     expect(s.rooms).toBeInstanceOf(Rooms);
-    nock(BASE, AUTH()).get('/_matrix/client/v3/user/%40alice%3Aexample.org/rooms/!r%3Aexample.org/tags').reply(200, { tags: { 'm.favourite': { order: 0.5 } } });
+    nock(BASE, AUTH).get('/_matrix/client/v3/user/%40alice%3Aexample.org/rooms/!r%3Aexample.org/tags').reply(200, { tags: { 'm.favourite': { order: 0.5 } } });
     await expect(s.rooms.tags('!r:example.org')).resolves.toEqual({ tags: { 'm.favourite': { order: 0.5 } } });
 
     const seen: string[] = [];
@@ -370,13 +326,13 @@ describe('subclassing', () => {
     expect(s.account.lastLoginAt).toEqual(expect.any(Number));
     expect([s.getAccessToken(), seen]).toEqual(['t2', [ME]]);
     // The replaced group uses the new token at once: there is one set of credentials.
-    nock(BASE, AUTH('t2')).get('/_matrix/client/v3/user/%40alice%3Aexample.org/rooms/!x%3Aexample.org/tags').reply(200, { tags: {} });
+    nock(BASE, authAs('t2')).get('/_matrix/client/v3/user/%40alice%3Aexample.org/rooms/!x%3Aexample.org/tags').reply(200, { tags: {} });
     await s.rooms.tags('!x:example.org');
   });
 
   it('(b) this.core.request gets the token, error mapping and session events', async () => {
     const s = new MySession({ baseUrl: BASE, accessToken: TOKEN, userId: ME, maxRetries: 0 });
-    nock(BASE, AUTH()).get('/_matrix/client/v3/devices').reply(200, { devices: [{ device_id: 'DEV', display_name: 'Laptop' }] });
+    nock(BASE, AUTH).get('/_matrix/client/v3/devices').reply(200, { devices: [{ device_id: 'DEV', display_name: 'Laptop' }] });
     const { devices } = await s.devices();
     expect(devices.map((d) => d.device_id)).toEqual(['DEV']);
 
@@ -417,7 +373,7 @@ describe('subclassing', () => {
     bot.on('nope', () => undefined);
     // @ts-expect-error wrong listener type for a session event
     bot.on('login', (info: number) => info);
-    const plain = session();
+    const plain = session(false);
     // @ts-expect-error a plain session does not have the subclass events
     plain.on('ready', () => undefined);
   });

@@ -1,20 +1,9 @@
 import { newTxnId, RoomEvent } from '../../lib/builders/room-event';
-import { ValidationError } from '../../lib/core/errors';
+import { expectThrowsInvalid } from '../helpers/fixtures';
 
 const ROOM = '!room:example.org';
 const EV = '$ev:example.org';
 const BOB = '@bob:example.org';
-
-function invalid(build: () => unknown, parameter: string): void {
-  let error: unknown;
-  try {
-    build();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(ValidationError);
-  expect((error as ValidationError).parameter).toBe(parameter);
-}
 
 describe('newTxnId', () => {
   it('is a random base64url prefix and a counter, never repeating', () => {
@@ -139,5 +128,5 @@ describe('RoomEvent', () => {
     ['event.event_id', () => RoomEvent.reaction({ room_id: ROOM, event_id: '' }, 'x')],
     ['type', () => RoomEvent.custom(ROOM, '', {})],
     ['content', () => RoomEvent.custom(ROOM, 'x.y', [] as never)],
-  ])('rejects bad %s', (parameter, build) => invalid(build, parameter));
+  ])('rejects bad %s', (parameter, build) => expectThrowsInvalid(build, parameter));
 });

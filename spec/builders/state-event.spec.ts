@@ -1,18 +1,7 @@
 import { StateEvent } from '../../lib/builders/state-event';
-import { ValidationError } from '../../lib/core/errors';
+import { expectThrowsInvalid } from '../helpers/fixtures';
 
 const ROOM = '!room:example.org';
-
-function invalid(build: () => unknown, parameter: string): void {
-  let error: unknown;
-  try {
-    build();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(ValidationError);
-  expect((error as ValidationError).parameter).toBe(parameter);
-}
 
 describe('StateEvent', () => {
   it.each([
@@ -65,5 +54,5 @@ describe('StateEvent', () => {
     ['type', () => StateEvent.custom(ROOM, '', {})],
     ['content', () => StateEvent.custom(ROOM, 'x.y', 'x' as never)],
     ['stateKey', () => StateEvent.custom(ROOM, 'x.y', {}, 'k'.repeat(256))],
-  ])('rejects bad %s', (parameter, build) => invalid(build, parameter));
+  ])('rejects bad %s', (parameter, build) => expectThrowsInvalid(build, parameter));
 });

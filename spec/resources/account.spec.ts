@@ -3,80 +3,15 @@ import {
   Auth,
   InvalidResponseError,
   MatrixError,
-  MatrixSession,
   MatrixSessionError,
   NotLoggedInError,
-  ValidationError,
   type AuthDict,
-  type SessionEvents,
   type UiaAuth,
   type UiaContext,
 } from '../../lib';
+import { AUTH, BASE, expectInvalid, failure, guardNock, json, ME, ME_PATH, NO_AUTH, record, session, TOKEN } from '../helpers/fixtures';
 
-const BASE = 'https://hs.example.org';
-const TOKEN = 'secret-token';
-const ME = '@alice:example.org';
-const ME_PATH = '%40alice%3Aexample.org';
-const AUTH = { reqheaders: { authorization: `Bearer ${TOKEN}` } };
-const NO_AUTH = { badheaders: ['authorization'] };
-
-// No retries unless a test is about them, so a failing test leaves no request in flight.
-function session(loggedIn = true, maxRetries = 0): MatrixSession {
-  return new MatrixSession({
-    baseUrl: BASE,
-    maxRetries,
-    backoffBaseMs: 1,
-    backoffMaxMs: 2,
-    ...(loggedIn ? { accessToken: TOKEN, userId: ME, deviceId: 'DEV' } : {}),
-  });
-}
-
-/** Records every emission of the auth events, so a test can assert "exactly once, with this payload". */
-function record(s: MatrixSession): Array<[keyof SessionEvents, unknown]> {
-  const seen: Array<[keyof SessionEvents, unknown]> = [];
-  for (const name of ['login', 'register', 'logout', 'tokenChanged', 'sessionExpired', 'listenerError'] as const) {
-    s.on(name, (info: unknown) => void seen.push([name, info]));
-  }
-  return seen;
-}
-
-// Every request that reached nock without an interceptor: validation failures must add none.
-const unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.emitter.on('no match', onNoMatch);
-});
-afterAll(() => {
-  nock.emitter.removeListener('no match', onNoMatch);
-  nock.enableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-  expect(unmatched.splice(0)).toEqual([]);
-});
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
-    },
-    (e: unknown) => e,
-  );
-}
-
-async function expectInvalid(call: () => Promise<unknown>, parameter: string): Promise<void> {
-  const error = await failure(call());
-  expect(error).toBeInstanceOf(ValidationError);
-  expect((error as ValidationError).parameter).toBe(parameter);
-  expect(unmatched).toEqual([]);
-}
-
-/** A request body for nock, as it goes on the wire (undefined fields dropped). */
-const json = (value: object): nock.DataMatcherMap => JSON.parse(JSON.stringify(value)) as nock.DataMatcherMap;
+guardNock();
 
 const LOGIN_OK = { user_id: ME, access_token: 'new-token', device_id: 'NEWDEV' };
 const uia = (body: Record<string, unknown>) => ({ flows: [{ stages: ['m.login.dummy'] }], params: {}, ...body });
@@ -199,7 +134,7 @@ describe('account.login', () => {
 
   it('is not repeated after a 502 (a login might have happened)', async () => {
     nock(BASE).post('/_matrix/client/v3/login').reply(502, 'Bad gateway');
-    await expect(session(false, 3).account.login(Auth.token('t'))).rejects.toMatchObject({ httpStatus: 502 });
+    await expect(session(false, { maxRetries: 3 }).account.login(Auth.token('t'))).rejects.toMatchObject({ httpStatus: 502 });
   });
 
   it('refuses a bad auth dictionary or bad options before any request', async () => {
@@ -519,7 +454,7 @@ describe('account.whoami', () => {
   });
 
   it('teaches a session resumed from a bare token its user and device IDs', async () => {
-    const s = new MatrixSession({ baseUrl: BASE, accessToken: TOKEN, maxRetries: 0 });
+    const s = session(false, { accessToken: TOKEN });
     expect(s.userId).toBeUndefined();
     nock(BASE, AUTH).get('/_matrix/client/v3/account/whoami').reply(200, { user_id: ME, device_id: 'DEV' });
     await s.account.whoami();
@@ -643,7 +578,7 @@ describe('account.deactivate', () => {
 
 describe('account.refresh', () => {
   it('POSTs the refresh token (and no access token) to /refresh, adopts the new tokens and emits tokenChanged', async () => {
-    const s = new MatrixSession({ baseUrl: BASE, accessToken: TOKEN, refreshToken: 'r1', userId: ME, maxRetries: 0 });
+    const s = session(false, { accessToken: TOKEN, refreshToken: 'r1', userId: ME });
     const seen = record(s);
     nock(BASE, NO_AUTH)
       .post('/_matrix/client/v3/refresh', { refresh_token: 'r1' })
@@ -654,14 +589,14 @@ describe('account.refresh', () => {
   });
 
   it('keeps the refresh token when the server sends no new one', async () => {
-    const s = new MatrixSession({ baseUrl: BASE, accessToken: TOKEN, refreshToken: 'r1', maxRetries: 0 });
+    const s = session(false, { accessToken: TOKEN, refreshToken: 'r1' });
     nock(BASE).post('/_matrix/client/v3/refresh', { refresh_token: 'r1' }).reply(200, { access_token: 'a2' });
     await s.account.refresh();
     expect([s.getAccessToken(), s.getRefreshToken()]).toEqual(['a2', 'r1']);
   });
 
   it('a refused refresh (401) ends the session with sessionExpired', async () => {
-    const s = new MatrixSession({ baseUrl: BASE, accessToken: TOKEN, refreshToken: 'r1', userId: ME, maxRetries: 0 });
+    const s = session(false, { accessToken: TOKEN, refreshToken: 'r1', userId: ME });
     const seen = record(s);
     nock(BASE).post('/_matrix/client/v3/refresh').reply(401, { errcode: 'M_UNKNOWN_TOKEN', error: 'gone', soft_logout: true });
     await expect(s.account.refresh()).rejects.toMatchObject({ errcode: 'M_UNKNOWN_TOKEN' });
@@ -696,7 +631,7 @@ describe('account.getAccountData / setAccountData', () => {
   it('repeats a PUT after a 503 (setting a value is safe to repeat)', async () => {
     nock(BASE).put(`/_matrix/client/v3/user/${ME_PATH}/account_data/org.example.x`).reply(503, {});
     nock(BASE).put(`/_matrix/client/v3/user/${ME_PATH}/account_data/org.example.x`, { a: 1 }).reply(200, {});
-    await session(true, 1).account.setAccountData('org.example.x', { a: 1 });
+    await session(true, { maxRetries: 1 }).account.setAccountData('org.example.x', { a: 1 });
   });
 
   it('needs a logged-in session', async () => {

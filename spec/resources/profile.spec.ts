@@ -1,51 +1,8 @@
 import nock from 'nock';
-import { MatrixError, MatrixSession, ValidationError } from '../../lib';
+import { MatrixError } from '../../lib';
+import { AUTH, BASE, expectInvalid, guardNock, ME, NO_AUTH, session, TOKEN } from '../helpers/fixtures';
 
-const BASE = 'https://hs.example.org';
-const TOKEN = 'secret-token';
-const ME = '@alice:example.org';
-const AUTH = { reqheaders: { authorization: `Bearer ${TOKEN}` } };
-const NO_AUTH = { badheaders: ['authorization'] };
-
-// No retries unless a test is about them, so a failing test leaves no request in flight.
-function session(loggedIn = true, maxRetries = 0): MatrixSession {
-  return new MatrixSession({
-    baseUrl: BASE,
-    maxRetries,
-    backoffBaseMs: 1,
-    backoffMaxMs: 2,
-    ...(loggedIn ? { accessToken: TOKEN, userId: ME, deviceId: 'DEV' } : {}),
-  });
-}
-
-// Every request that reached nock without an interceptor: validation failures must add none.
-const unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.emitter.on('no match', onNoMatch);
-});
-afterAll(() => {
-  nock.emitter.removeListener('no match', onNoMatch);
-  nock.enableNetConnect();
-});
-afterEach(() => {
-  // Collect and reset both before asserting, so one failing test does not fail the next.
-  const pending = nock.pendingMocks();
-  const stray = unmatched.splice(0);
-  nock.cleanAll();
-  expect({ pending, stray }).toEqual({ pending: [], stray: [] });
-});
-
-async function expectInvalid(call: () => Promise<unknown>, parameter: string): Promise<void> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ValidationError);
-  expect((error as ValidationError).parameter).toBe(parameter);
-}
+guardNock();
 
 describe('profile.get', () => {
   it('GETs /profile/{userId} with the user ID as one encoded segment, sending the token when held', async () => {
@@ -128,7 +85,7 @@ describe('profile setters', () => {
   it('setDisplayName is retried after a transient 503 (setting a value is safe to repeat)', async () => {
     nock(BASE).put('/_matrix/client/v3/profile/%40alice%3Aexample.org/displayname').reply(503, {});
     nock(BASE, AUTH).put('/_matrix/client/v3/profile/%40alice%3Aexample.org/displayname', { displayname: 'A' }).reply(200, {});
-    await session(true, 1).profile.setDisplayName(ME, 'A');
+    await session(true, { maxRetries: 1 }).profile.setDisplayName(ME, 'A');
   });
 
   it('setAvatarUrl PUTs {avatar_url}', async () => {
@@ -185,7 +142,7 @@ describe('profile.searchUsers', () => {
   it('is retried after a 503 like a read', async () => {
     nock(BASE).post('/_matrix/client/v3/user_directory/search').reply(503, {});
     nock(BASE).post('/_matrix/client/v3/user_directory/search').reply(200, results);
-    await expect(session(true, 1).profile.searchUsers('bob')).resolves.toEqual(results);
+    await expect(session(true, { maxRetries: 1 }).profile.searchUsers('bob')).resolves.toEqual(results);
   });
 
   it('rejects a 2xx body without results as an InvalidResponseError', async () => {

@@ -1,13 +1,10 @@
-import nock from 'nock';
-import { MatrixSession, type SessionOptions } from '../../lib/session';
-import { InvalidResponseError, MatrixError, NotLoggedInError, ValidationError } from '../../lib/core/errors';
+import type { MatrixSession } from '../../lib/session';
+import { InvalidResponseError, MatrixError, NotLoggedInError } from '../../lib/core/errors';
 import { RoomEvent } from '../../lib/builders/room-event';
 import { StateEvent } from '../../lib/builders/state-event';
 import type { RequestOptions } from '../../lib/core/request';
+import { expectInvalid, guardNock, ME, ME_PATH, serve, session, TOKEN } from '../helpers/fixtures';
 
-const BASE = 'https://hs.example.org';
-const TOKEN = 'syt_secret_token';
-const ME = '@me:example.org';
 const BOB = '@bob:example.org';
 const ROOM = '!room:example.org';
 const R = '!room%3Aexample.org';
@@ -15,46 +12,16 @@ const EV = '$ev1:example.org';
 const E = '%24ev1%3Aexample.org';
 const V3 = '/_matrix/client/v3';
 
-function session(options: Partial<SessionOptions> = {}): MatrixSession {
-  return new MatrixSession({ baseUrl: BASE, accessToken: TOKEN, userId: ME, backoffBaseMs: 1, backoffMaxMs: 1, ...options });
-}
-
-interface Seen {
-  url: string;
-  auth?: string;
-  body?: unknown;
-}
-
-/** Answers the next `replies.length` requests of `method` in turn, recording what was sent. */
-function serve(method: string, ...replies: Array<[number, unknown]>): Seen[] {
-  const seen: Seen[] = [];
-  for (const [status, response] of replies) {
-    nock(BASE)
-      .intercept(() => true, method)
-      .reply(function (uri, body) {
-        seen.push({ url: uri, auth: this.req.headers.authorization as string | undefined, body: body === '' ? undefined : body });
-        return [status, response as nock.Body];
-      });
-  }
-  return seen;
-}
-
 /** The call fails with a ValidationError naming `parameter`, and nothing is sent. */
 async function rejectsInput(call: () => Promise<unknown>, parameter: string): Promise<void> {
   const seen = ['GET', 'POST', 'PUT', 'DELETE'].flatMap((m) => serve(m, [200, {}]));
-  const error = await (async () => call())().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ValidationError);
-  expect((error as ValidationError).parameter).toBe(parameter);
+  await expectInvalid(call, parameter);
   expect(seen).toEqual([]);
-  nock.cleanAll();
 }
 
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => nock.cleanAll());
-afterAll(() => nock.enableNetConnect());
+// serve() primes replies that some tests rightly leave unused: a call refused before it
+// sends, a retry that must not happen, rejectsInput's catch-all.
+guardNock({ allowPending: true });
 
 interface Case {
   name: string;
@@ -247,7 +214,7 @@ const cases: Case[] = [
     name: 'setTyping names the session user',
     call: (s) => s.rooms.setTyping(ROOM, true, 5000),
     method: 'PUT',
-    url: `${V3}/rooms/${R}/typing/%40me%3Aexample.org`,
+    url: `${V3}/rooms/${R}/typing/${ME_PATH}`,
     body: { typing: true, timeout: 5000 },
     result: undefined,
   },
@@ -255,7 +222,7 @@ const cases: Case[] = [
     name: 'setTyping false without a timeout',
     call: (s) => s.rooms.setTyping(ROOM, false),
     method: 'PUT',
-    url: `${V3}/rooms/${R}/typing/%40me%3Aexample.org`,
+    url: `${V3}/rooms/${R}/typing/${ME_PATH}`,
     body: { typing: false },
     result: undefined,
   },
@@ -311,7 +278,7 @@ describe('rooms: every endpoint', () => {
   });
 
   it('getVisibility, publicRooms and resolveAlias work without a token and send no Authorization', async () => {
-    const s = session({ accessToken: undefined });
+    const s = session(true, { accessToken: undefined });
     const seen = serve('GET', [200, { visibility: 'public' }], [200, PUBLIC], [200, { room_id: ROOM, servers: [] }]);
     await expect(s.rooms.getVisibility(ROOM)).resolves.toEqual({ visibility: 'public' });
     await expect(s.rooms.publicRooms()).resolves.toEqual(PUBLIC);
@@ -324,7 +291,7 @@ describe('rooms: every endpoint', () => {
   });
 
   it('the other endpoints refuse to run without a token, before sending anything', async () => {
-    const s = session({ accessToken: undefined });
+    const s = session(true, { accessToken: undefined });
     const seen = serve('POST', [200, {}]);
     await expect(s.rooms.create()).rejects.toBeInstanceOf(NotLoggedInError);
     await expect(s.rooms.searchPublicRooms({ genericSearchTerm: 'x' })).rejects.toBeInstanceOf(NotLoggedInError);
@@ -391,22 +358,25 @@ describe('rooms: bot helpers', () => {
 
   it('setTyping needs the user ID', async () => {
     const seen = serve('PUT', [200, {}]);
-    await expect(session({ userId: undefined }).rooms.setTyping(ROOM, true)).rejects.toBeInstanceOf(NotLoggedInError);
+    await expect(session(true, { userId: undefined }).rooms.setTyping(ROOM, true)).rejects.toBeInstanceOf(NotLoggedInError);
     expect(seen).toEqual([]);
   });
 });
 
 describe('rooms: retries', () => {
+  // Retries on (3, the library default): whether a call is retried is what these tests are about.
+  const retrying = (): MatrixSession => session(true, { maxRetries: 3 });
+
   it('sendEvent reuses its txnId on a retry after a 503', async () => {
     const seen = serve('PUT', [503, { errcode: 'M_UNKNOWN' }], [200, { event_id: EV }]);
-    await expect(session().rooms.sendText(ROOM, 'once')).resolves.toEqual({ event_id: EV });
+    await expect(retrying().rooms.sendText(ROOM, 'once')).resolves.toEqual({ event_id: EV });
     expect(seen).toHaveLength(2);
     expect(seen[1].url).toBe(seen[0].url);
   });
 
   it('redact generates one txnId and reuses it on a retry', async () => {
     const seen = serve('PUT', [502, {}], [200, { event_id: '$red' }]);
-    await expect(session().rooms.redact(ROOM, EV)).resolves.toEqual({ event_id: '$red' });
+    await expect(retrying().rooms.redact(ROOM, EV)).resolves.toEqual({ event_id: '$red' });
     expect(seen).toHaveLength(2);
     expect(seen[0].url).toMatch(new RegExp(`^${V3}/rooms/${R}/redact/${E.replace(/\$/g, '\\$')}/[A-Za-z0-9_-]+\\.[0-9a-z]+$`));
     expect(seen[1].url).toBe(seen[0].url);
@@ -423,7 +393,7 @@ describe('rooms: retries', () => {
     ['setTyping', (s: MatrixSession) => s.rooms.setTyping(ROOM, true), 'PUT', {}],
   ] as const)('%s is retried after a 503', async (_name, call, method, response) => {
     const seen = serve(method, [503, {}], [200, response]);
-    await call(session());
+    await call(retrying());
     expect(seen).toHaveLength(2);
   });
 
@@ -433,14 +403,14 @@ describe('rooms: retries', () => {
     ['setAlias', (s: MatrixSession) => s.rooms.setAlias('#a:example.org', ROOM), 'PUT'],
   ] as const)('%s is not retried after a 503 (it might act twice)', async (_name, call, method) => {
     const seen = serve(method, [503, { errcode: 'M_UNKNOWN' }], [200, { room_id: ROOM }]);
-    await expect(call(session())).rejects.toBeInstanceOf(MatrixError);
+    await expect(call(retrying())).rejects.toBeInstanceOf(MatrixError);
     expect(seen).toHaveLength(1);
   });
 
   it('passes the per-request options to the core (maxRetries: 0 stops the retry)', async () => {
     const seen = serve('PUT', [503, {}], [200, { event_id: EV }]);
     const options: RequestOptions = { maxRetries: 0 };
-    await expect(session().rooms.sendText(ROOM, 'x', options)).rejects.toBeInstanceOf(MatrixError);
+    await expect(retrying().rooms.sendText(ROOM, 'x', options)).rejects.toBeInstanceOf(MatrixError);
     expect(seen).toHaveLength(1);
   });
 });

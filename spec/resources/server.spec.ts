@@ -1,48 +1,11 @@
 import nock from 'nock';
-import { AbortError, InvalidResponseError, MatrixSession, NotLoggedInError, ValidationError } from '../../lib';
+import { AbortError, InvalidResponseError, NotLoggedInError } from '../../lib';
+import { AUTH, BASE, expectInvalid, guardNock, NO_AUTH, session } from '../helpers/fixtures';
 
-const BASE = 'https://hs.example.org';
-const TOKEN = 'secret-token';
-const AUTH = { reqheaders: { authorization: `Bearer ${TOKEN}` } };
-const NO_AUTH = { badheaders: ['authorization'] };
 const WELL_KNOWN = '/.well-known/matrix/client';
 const VERSIONS = { versions: ['r0.6.1', 'v1.1', 'v1.11'], unstable_features: { 'org.matrix.msc3575': true } };
 
-function session(loggedIn = true, userId = '@alice:example.org'): MatrixSession {
-  return new MatrixSession({
-    baseUrl: BASE,
-    maxRetries: 0,
-    ...(loggedIn ? { accessToken: TOKEN, userId, deviceId: 'DEV' } : {}),
-  });
-}
-
-const unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string; host?: string }) => unmatched.push(`${req.method} ${req.host ?? ''}${req.path}`);
-
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.emitter.on('no match', onNoMatch);
-});
-afterAll(() => {
-  nock.emitter.removeListener('no match', onNoMatch);
-  nock.enableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-  expect(unmatched.splice(0)).toEqual([]);
-});
-
-async function expectInvalid(call: () => Promise<unknown>, parameter: string): Promise<void> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ValidationError);
-  expect((error as ValidationError).parameter).toBe(parameter);
-  expect(unmatched).toEqual([]);
-}
+guardNock();
 
 describe('server.versions', () => {
   it('GETs /_matrix/client/versions (no v3), sending the token when one is held', async () => {
@@ -61,7 +24,7 @@ describe('server.versions', () => {
   });
 
   it('is retried after a 503 like any read', async () => {
-    const s = new MatrixSession({ baseUrl: BASE, maxRetries: 1, backoffBaseMs: 1, backoffMaxMs: 2 });
+    const s = session(false, { maxRetries: 1 });
     nock(BASE).get('/_matrix/client/versions').reply(503, 'busy');
     nock(BASE).get('/_matrix/client/versions').reply(200, VERSIONS);
     await expect(s.server.versions()).resolves.toEqual(VERSIONS);
@@ -114,7 +77,7 @@ describe('server.discover', () => {
   it("defaults to the logged-in user's server name", async () => {
     wellKnown('https://users.example.net').reply(200, { 'm.homeserver': { base_url: 'https://hs.example.org' } });
     nock('https://hs.example.org').get('/_matrix/client/versions').reply(200, VERSIONS);
-    await expect(session(true, '@alice:users.example.net:8448').server.discover()).resolves.toMatchObject({ state: 'PROMPT' });
+    await expect(session(true, { userId: '@alice:users.example.net:8448' }).server.discover()).resolves.toMatchObject({ state: 'PROMPT' });
   });
 
   it('accepts a full http(s) origin, e.g. a local test server', async () => {

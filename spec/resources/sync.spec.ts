@@ -1,33 +1,10 @@
 import nock from 'nock';
-import { InvalidResponseError, MatrixSession, NotLoggedInError, ValidationError } from '../../lib';
+import { InvalidResponseError, NotLoggedInError, ValidationError } from '../../lib';
+import { AUTH, BASE, guardNock, ME, session } from '../helpers/fixtures';
 
-const BASE = 'https://hs.example.org';
-const TOKEN = 'secret-token';
-const ME = '@alice:example.org';
-const AUTH = { reqheaders: { authorization: `Bearer ${TOKEN}` } };
 const FILTER_PATH = `/_matrix/client/v3/user/${encodeURIComponent(ME)}/filter`;
 
-function session(loggedIn = true): MatrixSession {
-  return new MatrixSession({ baseUrl: BASE, maxRetries: 0, ...(loggedIn ? { accessToken: TOKEN, userId: ME, deviceId: 'DEV' } : {}) });
-}
-
-const unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.emitter.on('no match', onNoMatch);
-});
-afterAll(() => {
-  nock.emitter.removeListener('no match', onNoMatch);
-  nock.enableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-  expect(unmatched.splice(0)).toEqual([]);
-});
+guardNock();
 
 describe('sync.once', () => {
   it('sends every option as the spec names it, a filter object inline as JSON', async () => {

@@ -1,53 +1,10 @@
 import nock from 'nock';
-import { Auth, generateClientSecret, MatrixError, MatrixSession, Threepid, ValidationError } from '../../lib';
+import { Auth, generateClientSecret, MatrixError, Threepid } from '../../lib';
+import { AUTH, BASE, expectInvalid, guardNock, ME, NO_AUTH, session } from '../helpers/fixtures';
 
-const BASE = 'https://hs.example.org';
-const TOKEN = 'secret-token';
-const ME = '@alice:example.org';
 const SECRET = 'monkeys_are_GREAT-1.0=';
-const AUTH = { reqheaders: { authorization: `Bearer ${TOKEN}` } };
-const NO_AUTH = { badheaders: ['authorization'] };
 
-// No retries unless a test is about them, so a failing test leaves no request in flight.
-function session(loggedIn = true, maxRetries = 0): MatrixSession {
-  return new MatrixSession({
-    baseUrl: BASE,
-    maxRetries,
-    backoffBaseMs: 1,
-    backoffMaxMs: 2,
-    ...(loggedIn ? { accessToken: TOKEN, userId: ME, deviceId: 'DEV' } : {}),
-  });
-}
-
-// Every request that reached nock without an interceptor: validation failures must add none.
-const unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }) => unmatched.push(`${req.method} ${req.path}`);
-
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.emitter.on('no match', onNoMatch);
-});
-afterAll(() => {
-  nock.emitter.removeListener('no match', onNoMatch);
-  nock.enableNetConnect();
-});
-afterEach(() => {
-  // Collect and reset both before asserting, so one failing test does not fail the next.
-  const pending = nock.pendingMocks();
-  const stray = unmatched.splice(0);
-  nock.cleanAll();
-  expect({ pending, stray }).toEqual({ pending: [], stray: [] });
-});
-
-async function expectInvalid(call: () => Promise<unknown>, parameter: string): Promise<ValidationError> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ValidationError);
-  expect((error as ValidationError).parameter).toBe(parameter);
-  return error as ValidationError;
-}
+guardNock();
 
 describe('generateClientSecret', () => {
   it('returns a fresh secret the spec grammar accepts, as a function and as a static', () => {
@@ -104,7 +61,7 @@ describe('threepid.add', () => {
 
   it('is not retried after a 503 (adding is not safe to repeat blindly)', async () => {
     nock(BASE).post(PATH).reply(503, { errcode: 'M_UNKNOWN', error: 'busy' });
-    await expect(session(true, 2).threepid.add(SECRET, 'sid1', password)).rejects.toMatchObject({ httpStatus: 503 });
+    await expect(session(true, { maxRetries: 2 }).threepid.add(SECRET, 'sid1', password)).rejects.toMatchObject({ httpStatus: 503 });
   });
 
   it('refuses bad input before any request, never echoing the secret', async () => {
@@ -191,7 +148,7 @@ describe.each([
   it('is retried after a 503 (the server does not resend for a send_attempt it has seen)', async () => {
     nock(BASE).post(PATH).reply(503, {});
     nock(BASE).post(PATH).reply(200, { sid: 'abc' });
-    await expect(session(false, 1).threepid[method](SECRET, 'a@example.org', 1)).resolves.toEqual({ sid: 'abc' });
+    await expect(session(false, { maxRetries: 1 }).threepid[method](SECRET, 'a@example.org', 1)).resolves.toEqual({ sid: 'abc' });
   });
 
   it('rejects a 2xx body without sid; surfaces a MatrixError without the secret in its message', async () => {
