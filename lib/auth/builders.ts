@@ -57,11 +57,17 @@ export const Auth = {
   }),
 
   /** Password for the account that owns a phone number, given as country + number. */
-  passwordByPhone: (country: string, phone: string, password: string): AuthDict => ({
-    type: 'm.login.password',
-    identifier: { type: 'm.id.phone', country: check.country('country', country), phone: check.string('phone', phone, { max: 32 }) },
-    password: check.string('password', password, { max: 4096, multiline: true }),
-  }),
+  passwordByPhone: (country: string, phone: string, password: string): AuthDict => {
+    check.country('country', country);
+    check.string('phone', phone, { max: 32 });
+    return {
+      type: 'm.login.password',
+      // `number` is the pre-r0 spelling of `phone`. Synapse (1.163) still needs it: it reads
+      // the old key first and refuses a body without it ("Missing JSON keys"). Both are sent.
+      identifier: { type: 'm.id.phone', country, phone, number: phone },
+      password: check.string('password', password, { max: 4096, multiline: true }),
+    };
+  },
 
   /** A validated email session (m.login.email.identity). */
   emailIdentity: (creds: ThreepidCreds): AuthDict => ({ type: 'm.login.email.identity', threepid_creds: threepidCreds(creds) }),

@@ -15,7 +15,7 @@ describe('Auth builders: the spec wire format', () => {
     [
       'passwordByPhone',
       Auth.passwordByPhone('FR', '0612345678', 'pw'),
-      { type: 'm.login.password', identifier: { type: 'm.id.phone', country: 'FR', phone: '0612345678' }, password: 'pw' },
+      { type: 'm.login.password', identifier: { type: 'm.id.phone', country: 'FR', phone: '0612345678', number: '0612345678' }, password: 'pw' },
     ],
     [
       'emailIdentity',

@@ -54,7 +54,7 @@ describe('account.login', () => {
     [
       'Auth.passwordByPhone',
       Auth.passwordByPhone('GB', '07700900123', 'pw'),
-      { type: 'm.login.password', identifier: { type: 'm.id.phone', country: 'GB', phone: '07700900123' }, password: 'pw' },
+      { type: 'm.login.password', identifier: { type: 'm.id.phone', country: 'GB', phone: '07700900123', number: '07700900123' }, password: 'pw' },
     ],
     ['Auth.token', Auth.token('login-token'), { type: 'm.login.token', token: 'login-token' }],
     [
