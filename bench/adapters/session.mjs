@@ -11,7 +11,8 @@ import { createRequire } from 'node:module';
 import { ROOT_DIR } from '../lib/clients.mjs';
 
 const require = createRequire(import.meta.url);
-const ENTRY = path.join(ROOT_DIR, 'dist', 'cjs', 'index.js');
+// BENCH_SESSION_ENTRY: another build of the SDK (A/B runs of bench/profile.mjs against a saved dist/).
+const ENTRY = process.env.BENCH_SESSION_ENTRY ? path.resolve(process.env.BENCH_SESSION_ENTRY) : path.join(ROOT_DIR, 'dist', 'cjs', 'index.js');
 let s;
 let roomId;
 export let syncMode = 'unknown';
@@ -36,7 +37,7 @@ export async function setup(ctx) {
   const { MatrixSession } = require(ENTRY);
   s = new MatrixSession({ baseUrl: ctx.baseUrl, accessToken: ctx.accessToken, userId: ctx.userId, deviceId: ctx.deviceId });
   roomId = ctx.roomId;
-  syncMode = s.sync && typeof s.sync.start === 'function' ? 'loop' : 'once';
+  syncMode = s.sync && typeof s.sync.start === 'function' ? 'loop: sync.start(), "room.event" emitter' : 'once';
 }
 
 export async function send(i) {
@@ -50,7 +51,7 @@ export async function whoami() {
 }
 
 export async function sync(onEvent) {
-  if (syncMode === 'loop') {
+  if (syncMode.startsWith('loop')) {
     s.on('room.event', onEvent);
     await s.sync.start({ timeout: 0 });
     return;
@@ -65,6 +66,6 @@ export async function sync(onEvent) {
 }
 
 export async function stop() {
-  if (s && s.sync && typeof s.sync.stop === 'function' && syncMode === 'loop') await s.sync.stop();
+  if (s && s.sync && typeof s.sync.stop === 'function' && syncMode.startsWith('loop')) await s.sync.stop();
   if (s && typeof s.close === 'function') await s.close();
 }

@@ -3,6 +3,10 @@ import { EventEmitter } from 'eventemitter3';
 
 type Listener = (...args: any[]) => unknown;
 
+/** What `emitAndWait` returns when no listener returned a promise: settled already, and shared. */
+export const SETTLED: Promise<void> = Promise.resolve();
+const nothing = (): void => undefined;
+
 /**
  * An eventemitter3 emitter whose listeners cannot break the emitter: a listener that
  * throws (or returns a rejected promise) is reported through `onListenerError` and the
@@ -11,7 +15,9 @@ type Listener = (...args: any[]) => unknown;
  */
 export class SafeEmitter<E extends EventEmitter.ValidEventTypes> extends EventEmitter<E> {
   #wrappers = new WeakMap<Listener, Map<PropertyKey, Listener>>();
-  #pending: Promise<unknown>[] | undefined;
+  /** True while `emitAndWait` emits: listeners' promises are then collected into `#collected`. */
+  #collecting = false;
+  #collected: Promise<unknown>[] | undefined;
 
   override on(event: any, fn: any, context?: any): this {
     return super.on(event, this.#wrap(event, fn) as any, context);
@@ -30,16 +36,25 @@ export class SafeEmitter<E extends EventEmitter.ValidEventTypes> extends EventEm
     return this.off(event, fn, context, once);
   }
 
-  /** Emits, then waits for every promise the listeners returned (failures are reported, not thrown). */
-  async emitAndWait(event: EventEmitter.EventNames<E>, ...args: any[]): Promise<void> {
-    const outer = this.#pending;
-    const pending: Promise<unknown>[] = (this.#pending = []);
+  /**
+   * Emits, then waits for every promise the listeners returned (failures are reported, not
+   * thrown). When no listener returned one (the usual case, and the sync loop's for every
+   * event) no promise is made: the shared, settled `SETTLED` is returned.
+   */
+  emitAndWait(event: EventEmitter.EventNames<E>, ...args: any[]): Promise<void> {
+    const outerCollecting = this.#collecting;
+    const outerCollected = this.#collected;
+    this.#collecting = true;
+    this.#collected = undefined;
+    let collected: Promise<unknown>[] | undefined;
     try {
       (this.emit as Listener)(event, ...args);
     } finally {
-      this.#pending = outer;
+      collected = this.#collected;
+      this.#collecting = outerCollecting;
+      this.#collected = outerCollected;
     }
-    if (pending.length > 0) await Promise.all(pending);
+    return collected === undefined ? SETTLED : Promise.all(collected).then(nothing);
   }
 
   /** Where listener failures go. The session routes them to an event of its own. */
@@ -53,12 +68,14 @@ export class SafeEmitter<E extends EventEmitter.ValidEventTypes> extends EventEm
     if (existing) return existing;
     const report = (error: unknown) => this.#report(event, error);
     const emitter = this;
-    const wrapper = function (this: unknown, ...args: unknown[]) {
+    const wrapper = function (this: unknown) {
       try {
-        const result = fn.apply(this, args);
+        // `arguments` rather than a rest parameter: no array per call.
+        // eslint-disable-next-line prefer-rest-params
+        const result = fn.apply(this, arguments as unknown as unknown[]);
         if (result && typeof (result as Promise<unknown>).then === 'function') {
           const settled = (result as Promise<unknown>).then(undefined, report);
-          emitter.#pending?.push(settled);
+          if (emitter.#collecting) (emitter.#collected ??= []).push(settled);
         }
       } catch (error) {
         report(error);

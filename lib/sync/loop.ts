@@ -7,6 +7,7 @@ import {
   NotLoggedInError,
   TimeoutError,
 } from '../core/errors';
+import { SETTLED } from '../core/emitter';
 import { path } from '../core/path';
 import type { RequestCore } from '../core/request';
 import type { MatrixSession } from '../session';
@@ -282,7 +283,12 @@ export class SyncEngine {
         if (taken) pending.push(taken.then((ok) => (complete &&= ok)));
       }
     }
-    if (pending.length > 0) await Promise.all(pending);
+    // An emit whose listeners returned nothing to wait for hands back the shared, settled
+    // SETTLED: those are dropped, and the batch is awaited only if something is left.
+    let waiting = 0;
+    for (let i = 0; i < pending.length; i++) if (pending[i] !== SETTLED) pending[waiting++] = pending[i];
+    pending.length = waiting;
+    if (waiting > 0) await Promise.all(pending);
     return complete;
   }
 

@@ -67,6 +67,37 @@ describe('SafeEmitter', () => {
     release();
   });
 
+  it('emitAndWait without a listener that returns a promise hands back one shared, settled promise', async () => {
+    const e = new Recording();
+    const seen: number[] = [];
+    e.on('ping', (n: number) => void seen.push(n));
+    const a = e.emitAndWait('ping', 1);
+    const b = e.emitAndWait('ping', 2);
+    const none = e.emitAndWait('other');
+    expect(a).toBe(b);
+    expect(none).toBe(a);
+    await expect(a).resolves.toBeUndefined();
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('emitAndWait waits for a plain emit made by one of its listeners, and a nested emitAndWait for its own only', async () => {
+    const e = new Recording();
+    const order: string[] = [];
+    const later = (label: string, ms: number) => new Promise<void>((r) => setTimeout(() => (order.push(label), r()), ms));
+    e.on('other', () => later('other done', 30));
+    e.on('ping', (n: number) => {
+      if (n === 1) e.emit('other'); // a plain emit inside: its promise belongs to this emitAndWait
+      if (n === 2) void e.emitAndWait('other').then(() => order.push('inner wait over'));
+      return later(`ping ${n} done`, 5);
+    });
+    await e.emitAndWait('ping', 1);
+    order.push('outer 1 over');
+    await e.emitAndWait('ping', 2);
+    order.push('outer 2 over');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(order).toEqual(['ping 1 done', 'other done', 'outer 1 over', 'ping 2 done', 'outer 2 over', 'other done', 'inner wait over']);
+  });
+
   it('off() removes a listener registered with on() or once()', () => {
     const e = new Recording();
     const seen: number[] = [];

@@ -163,6 +163,104 @@ describe('Authorization header', () => {
   });
 });
 
+// The core keeps per-token header objects and the AbortControllers of finished requests for
+// the next requests: nothing of one request may show in the next.
+describe('what one request leaves for the next', () => {
+  it('the headers follow the token held, with and without a body, one session throughout', async () => {
+    const { s } = session();
+    nock(BASE).get(P).matchHeader('authorization', `Bearer ${ACCESS}`).reply(200, {});
+    nock(BASE).put(P).matchHeader('authorization', `Bearer ${ACCESS}`).matchHeader('content-type', 'application/json').reply(200, {});
+    await s.call();
+    await s.call({ method: 'PUT', body: { a: 1 } });
+    s.setCredentials({ accessToken: NEW_ACCESS });
+    nock(BASE).put(P).matchHeader('authorization', `Bearer ${NEW_ACCESS}`).matchHeader('content-type', 'application/json').reply(200, {});
+    nock(BASE, { badheaders: ['content-type'] }).get(P).matchHeader('authorization', `Bearer ${NEW_ACCESS}`).reply(200, {});
+    await s.call({ method: 'PUT', body: { a: 1 } });
+    await s.call();
+    nock(BASE, { badheaders: ['authorization'] }).post(P).matchHeader('content-type', 'application/json').reply(200, {});
+    nock(BASE, { badheaders: ['authorization', 'content-type'] }).get(P).reply(200, {});
+    await s.call({ method: 'POST', body: {}, auth: 'none' });
+    await s.call({ auth: 'none' });
+    // The endpoint's own headers come with the token and the content type, and stay its own.
+    nock(BASE)
+      .post(P)
+      .matchHeader('accept-language', 'de')
+      .matchHeader('authorization', `Bearer ${NEW_ACCESS}`)
+      .matchHeader('content-type', 'application/json')
+      .reply(200, {});
+    nock(BASE, { badheaders: ['accept-language'] }).get(P).reply(200, {});
+    await s.call({ method: 'POST', body: {}, headers: { 'Accept-Language': 'de' } });
+    await s.call();
+  });
+
+  it('after requests that succeeded, a request is still ended by its signal, its timeout and close(); the next one is unaffected', async () => {
+    const { s } = session();
+    nock(BASE).get(P).times(3).reply(200, { ok: 1 });
+    for (let i = 0; i < 3; i++) await s.call();
+
+    nock(BASE).get('/signal').delay(2000).reply(200, {});
+    const c = new AbortController();
+    const bySignal = s.call({ path: '/signal' }, { signal: c.signal });
+    setTimeout(() => c.abort(), 10);
+    expect(await rejection(bySignal)).toBeInstanceOf(AbortError);
+
+    nock(BASE).get(P).reply(200, { ok: 2 });
+    await expect(s.call()).resolves.toEqual({ ok: 2 });
+
+    nock(BASE).get('/slow').delay(2000).reply(200, {});
+    expect(await rejection(s.call({ path: '/slow' }, { timeoutMs: 10 }))).toBeInstanceOf(TimeoutError);
+
+    // 20 at once, then one more: neither an aborted nor a busy controller is handed out again.
+    nock(BASE).get(P).times(21).reply(200, { ok: 3 });
+    await expect(Promise.all(Array.from({ length: 20 }, () => s.call()))).resolves.toHaveLength(20);
+    await expect(s.call()).resolves.toEqual({ ok: 3 });
+    // A signal that aborts after its request finished does not reach a later request.
+    nock(BASE).get(P).reply(200, { ok: 4 });
+    const late = new AbortController();
+    nock(BASE).get('/later').delay(30).reply(200, { ok: 5 });
+    await s.call({}, { signal: late.signal });
+    const later = s.call({ path: '/later' });
+    late.abort();
+    await expect(later).resolves.toEqual({ ok: 5 });
+
+    nock(BASE).get('/closing').delay(2000).reply(200, {});
+    const byClose = s.call({ path: '/closing' });
+    setTimeout(() => void s.close(), 10);
+    expect(await rejection(byClose)).toBeInstanceOf(AbortError);
+    nock.abortPendingRequests();
+  });
+});
+
+describe('connections', () => {
+  it('are kept alive: sequential requests of every kind share one connection', () => {
+    // nock's interception replaces the agent's sockets in this process: use a child without it.
+    const script = `
+      const { createServer } = require('node:http');
+      const { MatrixSession } = require('./lib');
+      let connections = 0;
+      const srv = createServer((q, r) => { q.resume(); q.on('end', () => r.end('{"versions":[],"user_id":"@a:b","event_id":"$e"}')); });
+      srv.on('connection', () => connections++);
+      srv.listen(0, '127.0.0.1', async () => {
+        const s = new MatrixSession({ baseUrl: 'http://127.0.0.1:' + srv.address().port, accessToken: 't' });
+        for (let i = 0; i < 3; i++) {
+          await s.server.versions();
+          await s.account.whoami();
+          await s.rooms.sendText('!r:b', 'hi');
+        }
+        await s.close();
+        srv.closeAllConnections();
+        srv.close();
+        console.log('connections ' + connections);
+      });`;
+    const out = execFileSync(process.execPath, ['-r', 'ts-node/register', '-e', script], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
+      encoding: 'utf8',
+    });
+    expect(out.trim()).toBe('connections 1');
+  });
+});
+
 describe('token refresh', () => {
   function refreshReply(delayMs = 0) {
     return nock(BASE, { badheaders: ['authorization'] })

@@ -459,6 +459,31 @@ describe('sync loop: saving the position', () => {
     await hang;
   });
 
+  it('also when only one listener call of the batch, in the middle, returns a promise', async () => {
+    const s = session();
+    const store = new SpyStore();
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    s.on('room.message', (_roomId, ev) => {
+      const body = (ev.content as { body: string }).body;
+      seen.push(body);
+      return body === 'b' ? slow : undefined;
+    });
+    s.on('room.event', () => undefined);
+    const first = syncReply(batch('t1', ['a', 'b', 'c']));
+    const hang = nextSync();
+    await s.sync.start({ store });
+    await first;
+    await until(() => seen.length === 3);
+    await settle();
+    expect(store.tokens).toEqual([]);
+    release();
+    await until(() => store.tokens.length === 1);
+    expect(store.tokens).toEqual(['t1']);
+    await hang;
+  });
+
   it('with saveTokenBeforeDispatch, saves it before the listeners run', async () => {
     const s = session();
     const store = new SpyStore();
