@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:net';
-import axios from 'axios';
 import nock from 'nock';
 import {
   AbortError,
@@ -14,6 +13,7 @@ import {
   type SessionOptions,
 } from '../../lib';
 import type { RequestOptions, RequestSpec } from '../../lib/core/request';
+import { failTransport, rejection, useTransportFaults } from '../helpers/transport-faults';
 
 const BASE = 'http://hs.test';
 const P = '/_matrix/client/v3/thing';
@@ -28,54 +28,7 @@ function session(options: Partial<SessionOptions> = {}): TestSession {
   return new TestSession({ baseUrl: BASE, accessToken: 'tok', userId: '@me:hs.test', backoffBaseMs: 1, backoffMaxMs: 2, ...options });
 }
 
-// ---- Transport failures without sockets: an axios adapter in front of the real one --------
-// nock's replyWithError breaks (an unhandled 'error' on its mock socket) when another spec file
-// in the same jest worker left its nock hooked into node:http, so network errors are injected
-// one level up instead, where axios hands the request to its transport adapter.
-const plannedFailures: Array<{ method: string; path: string; code: string }> = [];
-const httpAdapter = axios.getAdapter('http');
-const realCreate = axios.create.bind(axios);
-beforeAll(() => {
-  jest.spyOn(axios, 'create').mockImplementation((config) =>
-    realCreate({
-      ...config,
-      adapter: (cfg) => {
-        const { pathname } = new URL(cfg.url ?? '');
-        const i = plannedFailures.findIndex((f) => f.method === cfg.method?.toUpperCase() && f.path === pathname);
-        if (i < 0) return httpAdapter(cfg);
-        const [{ code }] = plannedFailures.splice(i, 1);
-        return Promise.reject(Object.assign(new Error(`${code} (simulated)`), code === 'NONE' ? {} : { code }));
-      },
-    }),
-  );
-});
-afterAll(() => jest.restoreAllMocks());
-
-/** The next `times` attempts of `method path` fail in the transport with this error code ('NONE': an error without one). */
-function failTransport(method: string, path: string, code: string, times = 1): void {
-  for (let i = 0; i < times; i++) plannedFailures.push({ method, path, code });
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: Error) => e,
-  );
-}
-
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => {
-  expect(nock.pendingMocks()).toEqual([]);
-  expect(plannedFailures.splice(0)).toEqual([]);
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  // Unhook this file's nock from node:http, which jest shares between the files a worker runs.
-  nock.restore();
-});
+useTransportFaults();
 
 describe('MatrixError from an error response', () => {
   it('carries httpStatus, errcode, error, body, method and path', async () => {

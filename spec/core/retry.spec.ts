@@ -1,8 +1,8 @@
-import axios from 'axios';
 import nock from 'nock';
 import { AbortError, ConnectionError, MatrixError, MatrixSession, TimeoutError, type SessionOptions } from '../../lib';
 import type { RequestOptions, RequestSpec } from '../../lib/core/request';
 import { backoffDelay, DEFAULT_RETRY, NEVER_SENT_CODES, rateLimitDelay, TRANSIENT_STATUS } from '../../lib/core/retry';
+import { failTransport, rejection, useTransportFaults } from '../helpers/transport-faults';
 
 const BASE = 'http://hs.test';
 const P = '/_matrix/client/v3/thing';
@@ -31,54 +31,7 @@ function session(options: Partial<SessionOptions> = {}): { s: TestSession; limit
   return { s, limited, sent };
 }
 
-// ---- Transport failures without sockets: an axios adapter in front of the real one --------
-// nock's replyWithError breaks (an unhandled 'error' on its mock socket) when another spec file
-// in the same jest worker left its nock hooked into node:http, so network errors are injected
-// one level up instead, where axios hands the request to its transport adapter.
-const plannedFailures: Array<{ method: string; path: string; code: string }> = [];
-const httpAdapter = axios.getAdapter('http');
-const realCreate = axios.create.bind(axios);
-beforeAll(() => {
-  jest.spyOn(axios, 'create').mockImplementation((config) =>
-    realCreate({
-      ...config,
-      adapter: (cfg) => {
-        const { pathname } = new URL(cfg.url ?? '');
-        const i = plannedFailures.findIndex((f) => f.method === cfg.method?.toUpperCase() && f.path === pathname);
-        if (i < 0) return httpAdapter(cfg);
-        const [{ code }] = plannedFailures.splice(i, 1);
-        return Promise.reject(Object.assign(new Error(`${code} (simulated)`), code === 'NONE' ? {} : { code }));
-      },
-    }),
-  );
-});
-afterAll(() => jest.restoreAllMocks());
-
-/** The next `times` attempts of `method path` fail in the transport with this error code ('NONE': an error without one). */
-function failTransport(method: string, path: string, code: string, times = 1): void {
-  for (let i = 0; i < times; i++) plannedFailures.push({ method, path, code });
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: Error) => e,
-  );
-}
-
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => {
-  expect(nock.pendingMocks()).toEqual([]);
-  expect(plannedFailures.splice(0)).toEqual([]);
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  // Unhook this file's nock from node:http, which jest shares between the files a worker runs.
-  nock.restore();
-});
+useTransportFaults();
 
 describe('policy functions', () => {
   it('defaults: 3 retries, 60 s rate-limit cap, 500 ms backoff base, 8 s backoff ceiling', () => {

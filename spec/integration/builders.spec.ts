@@ -4,20 +4,11 @@
 import { Auth, generateClientSecret, MatrixError, RoomEvent, StateEvent, type MatrixSession } from '../../lib';
 import { registerWithSharedSecret } from '../harness/admin';
 import { extractLink, itEnv, uniqueName, waitForMail } from '../harness/env';
-import { anonSession, newUser, PASSWORD } from './helpers';
+import { anonSession, catchError, newUser, PASSWORD } from './helpers';
 
 jest.setTimeout(60_000);
 
 const server = itEnv().serverName;
-
-async function catchError(p: Promise<unknown>): Promise<MatrixError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MatrixError);
-  return error as MatrixError;
-}
 
 /** Validates a new address by mail and adds it to the logged-in user's account (as in threepid.spec.ts). */
 async function addEmail(s: MatrixSession, email: string): Promise<void> {

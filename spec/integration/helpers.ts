@@ -1,5 +1,5 @@
 // Shared set-up for integration specs: fresh, uniquely named users on the run's Synapse.
-import { MatrixSession, type SessionOptions } from '../../lib';
+import { MatrixError, MatrixSession, type SessionOptions } from '../../lib';
 import { itEnv, uniqueName } from '../harness/env';
 
 export const PASSWORD = 'correct-horse-battery-staple';
@@ -25,4 +25,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, { 
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** The MatrixError a call rejects with; fails the test if it resolves or fails otherwise. */
+export async function catchError(p: Promise<unknown>): Promise<MatrixError> {
+  const error = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MatrixError);
+  return error as MatrixError;
 }

@@ -1,6 +1,6 @@
 import { Auth, generateClientSecret, MatrixError, type MatrixSession } from '../../lib';
 import { extractLink, itEnv, uniqueName, waitForMail, type SunkMail } from '../harness/env';
-import { anonSession, newUser, PASSWORD } from './helpers';
+import { anonSession, catchError, newUser, PASSWORD } from './helpers';
 
 jest.setTimeout(60_000);
 
@@ -26,15 +26,6 @@ function linkOf(mail: SunkMail, sid: string, clientSecret: string, path: string)
 async function followLink(link: URL): Promise<void> {
   const res = await fetch(onServer(link), { redirect: 'manual' });
   expect(res.status).toBe(200);
-}
-
-async function catchError(p: Promise<unknown>): Promise<MatrixError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MatrixError);
-  return error as MatrixError;
 }
 
 /** Flow (2): validates a new address by mail and adds it to the logged-in user's account. */
