@@ -171,10 +171,16 @@ function renderWhereTimeGoes(w) {
       `**node:http ${pct(L['node:http'])}** (${us(L['node:http'])}), **our core ${pct(L.ours)}** (${us(L.ours)}: validation, URL and headers, the timeout/abort wiring, retry bookkeeping, JSON.parse of the body), ` +
       `the rest ${pct(rest)} (${us(rest)}: GC, V8, the compiler thread).` +
       (f?.ok
-        ? ` The floor makes the same call in ${us(f.perfCpuUs)}, almost all of it node:http (${us(f.layersUs['node:http'])}). Of the ${us(s.perfCpuUs - f.perfCpuUs)} above it: ` +
-          `axios's own code ${us(L.axios)}, the extra node:http work axios's way of driving node causes ${us((L['node:http'] || 0) - (f.layersUs['node:http'] || 0))} ` +
-          `(per-request socket listeners and timeouts, URL parsing, the keep-alive and timeout settings it re-applies to the socket), our core ${us(L.ours)}, ` +
-          `GC, V8 and the compiler ${us(rest - (f.perfCpuUs - (f.layersUs['node:http'] || 0)))} more than the floor's.`
+        ? (() => {
+          const above = s.perfCpuUs - f.perfCpuUs;
+          const left = above - (L.axios || 0) - (L.ours || 0);
+          const fRest = f.perfCpuUs - (f.layersUs['node:http'] || 0);
+          return ` The floor makes the same call in ${us(f.perfCpuUs)}, almost all of it node:http (${us(f.layersUs['node:http'])}). ` +
+            `Of the ${us(above)} above it, axios's own code is ${us(L.axios)} and our core ${us(L.ours)}` +
+            (left >= 0
+              ? `; the other ${us(left)} are node:http (${us(L['node:http'])} here, ${us(f.layersUs['node:http'])} for the floor: axios adds socket listeners, timeouts and keep-alive settings per request) and GC, V8 and the compiler (${us(rest)} here, ${us(fRest)} for the floor).`
+              : ' (the two add up to more than the difference: the layers are sampled, a few µs either way are noise).');
+        })()
         : '') +
       (t?.ok ? ` For context, bare axios with the bench's tuned options (axios-tuned, which keeps Node's 1 s TCP keep-alive delay) costs ${us(t.perfCpuUs)}.` : ''),
       '',
