@@ -21,6 +21,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, IDENTITY, CLIENTS } from './lib/clients.mjs';
+import { pinToCore, startStub } from './lib/stub.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -43,23 +44,6 @@ const { values: opt } = parseArgs({
 const client = CLIENTS.find((c) => c.name === opt.client);
 if (!client) throw new Error(`unknown client ${opt.client}`);
 
-function startStub() {
-  const pin = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
-  const args = [path.join(BENCH_DIR, 'stub-server.mjs')];
-  const child = pin ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', function onData(d) {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      child.stdout.off('data', onData);
-      resolve({ child, baseUrl: `http://127.0.0.1:${JSON.parse(buf.slice(0, nl)).port}` });
-    });
-    child.on('exit', (code) => reject(new Error(`stub exited (${code})`)));
-  });
-}
 
 function bucketOf(url, fn) {
   if (fn === '(garbage collector)') return 'gc';
@@ -118,7 +102,7 @@ function analyse(profile, calls) {
   return { totalUs: total, busyUs: busy, perCallUs: perCall, busyPerCallUs: busy / calls, top: [...fns].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / calls]) };
 }
 
-const stub = opt['base-url'] ? null : await startStub();
+const stub = opt['base-url'] ? null : await startStub([], pinToCore(1));
 const baseUrl = opt['base-url'] || stub.baseUrl;
 const mod = await import(pathToFileURL(path.join(BENCH_DIR, 'adapters', `${client.adapter}.mjs`)).href);
 const avail = await mod.available();

@@ -26,6 +26,7 @@ import { BENCH_DIR, ROOT_DIR, CLIENTS, adapterPath } from './lib/clients.mjs';
 import { scenarios as scenarioDefs, median, summarize } from './lib/scenarios.mjs';
 import { renderMarkdown, ratio } from './lib/report.mjs';
 import { measure as measureWhereTimeGoes } from './where-time-goes.mjs';
+import { startStub } from './lib/stub.mjs';
 
 const t0 = process.hrtime.bigint();
 const { values: argv } = parseArgs({
@@ -173,26 +174,9 @@ const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 // ---------------------------------------------------------------------------
 // Stub
 
-function startStub() {
-  const args = [path.join(BENCH_DIR, 'stub-server.mjs'), '--rooms', String(cfg.rooms), '--events', String(cfg.events),
-    '--large-rooms', String(cfg.largeRooms), '--large-events', String(cfg.largeEvents)];
-  const [cmd, a] = pinned(PIN?.stub, process.execPath, args);
-  const child = spawn(cmd, a, { stdio: ['pipe', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      child.stdout.off('data', onData);
-      try {
-        const info = JSON.parse(buf.slice(0, nl));
-        resolve({ child, info, baseUrl: `http://127.0.0.1:${info.port}` });
-      } catch (e) { reject(e); }
-    };
-    child.stdout.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`stub exited early (${code})`)));
-  });
+function startBenchStub() {
+  return startStub(['--rooms', String(cfg.rooms), '--events', String(cfg.events),
+    '--large-rooms', String(cfg.largeRooms), '--large-events', String(cfg.largeEvents)], (cmd, a) => pinned(PIN?.stub, cmd, a));
 }
 
 // ---------------------------------------------------------------------------
@@ -316,7 +300,7 @@ async function main() {
   }
 
   const busy0 = readSystemBusyTicks(); const self0 = readSelfChildrenCpuTicks(); const load0 = loadavg();
-  const stub = await startStub();
+  const stub = await startBenchStub();
   log(`[stub] ${stub.baseUrl} (pid ${stub.info.pid}${PIN ? `, core ${PIN.stub}` : ''}), sync variants: ${stub.info.variants.map((v) => `${v.key} ${(v.bytes / 1048576).toFixed(2)} MiB`).join(', ')}`);
 
   const bare = [];

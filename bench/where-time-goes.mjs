@@ -20,6 +20,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, ROOT_DIR } from './lib/clients.mjs';
 import { splitPerfScript } from './lib/perf-split.mjs';
+import { pinToCore, startStub } from './lib/stub.mjs';
 
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 export const LAYERS = ['ours', 'axios', 'deps', 'node:http', 'gc', 'v8/native', 'bench', 'other threads'];
@@ -32,23 +33,6 @@ function perfUsable() {
   return { ok: true, version: v.stdout.trim() };
 }
 
-function startStub() {
-  const pin = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
-  const args = [path.join(BENCH_DIR, 'stub-server.mjs')];
-  const child = pin ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', function onData(d) {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      child.stdout.off('data', onData);
-      resolve({ child, baseUrl: `http://127.0.0.1:${JSON.parse(buf.slice(0, nl)).port}` });
-    });
-    child.on('exit', (code) => reject(new Error(`stub exited (${code})`)));
-  });
-}
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolve) => {
@@ -63,7 +47,7 @@ function run(cmd, args, opts = {}) {
 export async function measure({ clients, scenarios, n, warmup, freq, top = 0, concurrency = 1, reps = 1 }) {
   const usable = perfUsable();
   if (!usable.ok) return { ok: false, reason: usable.reason };
-  const stub = await startStub();
+  const stub = await startStub([], pinToCore(1));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'msbench-perf-'));
   const runs = {};
   try {
