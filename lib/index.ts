@@ -29,6 +29,7 @@ export {
   type SyncEvents,
   type SyncItem,
   type SyncItemKind,
+  type RoomTimeline,
   type MessageEventContent,
   type TypingEvent,
   type ReceiptEvent,

@@ -12,8 +12,12 @@ export interface ClientEvent<C = Record<string, unknown>> {
   redacts?: string;
 }
 
-/** Timeline and state events inside a sync response carry no room_id. */
-export type SyncRoomEvent<C = Record<string, unknown>> = Omit<ClientEvent<C>, 'room_id'>;
+/**
+ * A timeline or state event of a sync response. The server sends these without `room_id`;
+ * `sync.once()` and the sync loop set it on each one (from the key of its room), so they
+ * are delivered as ClientEvents and can go straight to `rooms.reply` or `rooms.react`.
+ */
+export type SyncRoomEvent<C = Record<string, unknown>> = ClientEvent<C>;
 
 export interface StrippedStateEvent {
   type: string;
@@ -33,7 +37,9 @@ export interface ToDeviceEvent extends BasicEvent {
 
 export interface Timeline {
   events: SyncRoomEvent[];
+  /** True when the server left out events between the previous batch and these (a gap). */
   limited?: boolean;
+  /** Where to page backwards (GET /rooms/{roomId}/messages, dir=b) from the first of these events. */
   prev_batch?: string;
 }
 
@@ -61,6 +67,7 @@ export interface SyncResponse {
     leave?: Record<string, LeftRoom>;
     knock?: Record<string, { knock_state?: { events: StrippedStateEvent[] } }>;
   };
+  device_unused_fallback_key_types?: string[];
   presence?: { events: ToDeviceEvent[] };
   account_data?: { events: BasicEvent[] };
   to_device?: { events: ToDeviceEvent[] };

@@ -47,7 +47,7 @@ export class SyncEventStream implements AsyncIterableIterator<SyncItem> {
     const items: SyncItem[] = [];
     const types = this.#types;
     const kinds = this.#kinds;
-    forEachSyncEvent(body, (kind, roomId, event, membership) => {
+    forEachSyncEvent(body, (kind, event, { roomId, membership, timeline }) => {
       if (kinds && !kinds.has(kind)) return;
       if (types && !types.has(event.type)) return;
       const item =
@@ -55,7 +55,9 @@ export class SyncEventStream implements AsyncIterableIterator<SyncItem> {
           ? { kind, event }
           : membership === undefined
             ? { kind, roomId, event }
-            : { kind, roomId, membership, event };
+            : timeline === undefined
+              ? { kind, roomId, membership, event }
+              : { kind, roomId, membership, event, limited: timeline.limited === true, prevBatch: timeline.prev_batch };
       items.push(item as SyncItem);
     });
     if (items.length === 0) return undefined;
