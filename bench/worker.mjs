@@ -5,7 +5,9 @@
 // config: { client, adapter, variant, scenario, baseUrl, n, warmup, concurrency,
 //           rooms, events, timeoutMs }
 // Scenarios: send | send-concurrent | whoami | sync (sync takes rooms/events and selects
-// the stub's variant through the access token).
+// the stub's variant through the access token) | sync-soak (soakEvents/soakBatch/soakRooms:
+// that many events through the client's running sync loop, heap after GC sampled along the
+// way) | sync-gap (gapEvents: one limited timeline whose missing events the client fetches).
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -49,9 +51,18 @@ async function main() {
   const avail = await mod.available();
   if (!avail.ok) { emit({ ok: false, skipped: avail.reason }); return; }
 
+  const tokens = {
+    sync: `${IDENTITY.accessToken}_${cfg.rooms}x${cfg.events}`,
+    'sync-soak': `${IDENTITY.accessToken}_soak_${cfg.soakEvents}_${cfg.soakBatch}_${cfg.soakRooms}`,
+    'sync-gap': `${IDENTITY.accessToken}_gap_${cfg.gapEvents}`,
+  };
+  if ((cfg.scenario === 'sync-soak' || cfg.scenario === 'sync-gap') && typeof mod.syncLoop !== 'function') {
+    emit({ ok: false, skipped: 'no sync loop in this adapter (the sync-scale scenarios compare matrix-session with the floor)' });
+    return;
+  }
   const ctx = {
     baseUrl: cfg.baseUrl,
-    accessToken: cfg.scenario === 'sync' ? `${IDENTITY.accessToken}_${cfg.rooms}x${cfg.events}` : IDENTITY.accessToken,
+    accessToken: tokens[cfg.scenario] ?? IDENTITY.accessToken,
     userId: IDENTITY.userId,
     deviceId: IDENTITY.deviceId,
     roomId: IDENTITY.roomId,
@@ -62,6 +73,8 @@ async function main() {
   if (cfg.scenario === 'send' || cfg.scenario === 'whoami') return sequential(mod, cfg.scenario);
   if (cfg.scenario === 'send-concurrent') return concurrent(mod);
   if (cfg.scenario === 'sync') return syncScenario(mod);
+  if (cfg.scenario === 'sync-soak') return soakScenario(mod);
+  if (cfg.scenario === 'sync-gap') return gapScenario(mod);
   throw new Error(`unknown scenario ${cfg.scenario}`);
 }
 
@@ -135,10 +148,12 @@ async function syncScenario(mod) {
   await control('/_bench/reset');
   const sampler = setInterval(() => { const r = process.memoryUsage.rss(); if (r > peakSampled) peakSampled = r; }, 5);
 
+  const cpu0 = process.cpuUsage();
   const t0 = now();
   let syncError = null;
   const started = Promise.resolve().then(() => mod.sync(onEvent)).catch((e) => { syncError = e; resolveDone(); });
   await done;
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   if (syncError) throw syncError;
   // Let anything queued behind the last event run (duplicates would show here), then GC
@@ -158,6 +173,7 @@ async function syncScenario(mod) {
     error: ok ? undefined : `${got}/${expected} timeline events handed over, ${dup} duplicates`,
     rooms: cfg.rooms, events: cfg.events, expected, got, dup, extra,
     ms: ms(t0, tDone),
+    cpuMs: (cpu.user + cpu.system) / 1000,
     peakRssMB: MB(Math.max(maxRss, peakSampled)),
     peakRssSampledMB: MB(peakSampled),
     rssBeforeMB: MB(rssBefore),
@@ -167,6 +183,116 @@ async function syncScenario(mod) {
     stubRoutes: stats.routes,
     stubUnknown: stats.unknown,
   });
+}
+
+/**
+ * Events through the running loop, from the stub's batches: time to the last one, peak RSS,
+ * and heap used after a forced GC every `expected / 20` events (inside the handler, so the
+ * batch being delivered is still alive: a constant). The trend is the least-squares slope
+ * over the samples after the first two (warm-up), in bytes per 100 000 events.
+ */
+async function soakScenario(mod) {
+  const expected = cfg.soakEvents;
+  const seen = new Uint8Array(expected);
+  const every = Math.max(1, Math.floor(expected / 20));
+  const samples = [];
+  let got = 0; let dup = 0; let extra = 0; let outOfOrder = 0; let lastSeq = -1; let tDone = 0n;
+  let peak = process.memoryUsage.rss();
+  let resolveDone;
+  const done = new Promise((r) => { resolveDone = r; });
+  const onEvent = (_roomId, event) => {
+    const seq = event && event.content && event.content['bench.seq'];
+    if (typeof seq !== 'number' || seq < 0 || seq >= expected) { extra++; return; }
+    if (seen[seq]) { dup++; return; }
+    seen[seq] = 1;
+    if (seq < lastSeq) outOfOrder++;
+    lastSeq = seq;
+    got++;
+    if (got % every === 0) {
+      gc();
+      const m = process.memoryUsage();
+      samples.push({ events: got, heapMB: MB(m.heapUsed) });
+      if (m.rss > peak) peak = m.rss;
+    }
+    if (got === expected) { tDone = now(); resolveDone(); }
+  };
+  gc();
+  await control('/_bench/reset');
+  const sampler = setInterval(() => { const r = process.memoryUsage.rss(); if (r > peak) peak = r; }, 20);
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  let loopError = null;
+  const started = Promise.resolve().then(() => mod.syncLoop(onEvent)).catch((e) => { loopError = e; resolveDone(); });
+  await done;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  if (loopError) throw loopError;
+  const maxRss = process.resourceUsage().maxRSS * 1024;
+  const stats = await control('/_bench/stats');
+  await mod.stop();
+  void started;
+  const tail = samples.slice(2);
+  const slope = leastSquares(tail.map((x) => x.events), tail.map((x) => x.heapMB * 1048576));
+  const ok = got === expected && dup === 0 && outOfOrder === 0;
+  const elapsed = ms(t0, tDone);
+  emit({
+    ok,
+    error: ok ? undefined : `${got}/${expected} events, ${dup} duplicates, ${outOfOrder} out of order`,
+    expected, got, dup, extra, ms: elapsed, eventsPerSec: expected / (elapsed / 1000),
+    cpuMs: (cpu.user + cpu.system) / 1000, // the client's CPU time (the GC samples included): steadier than wall time on a busy machine
+    peakRssMB: MB(Math.max(maxRss, peak)),
+    heapFirstMB: samples[0]?.heapMB, heapLastMB: samples.at(-1)?.heapMB,
+    heapMaxMB: Math.max(...samples.map((x) => x.heapMB)),
+    heapSlopeKBPer100k: slope === null ? null : (slope * 100_000) / 1024,
+    heapSamples: samples,
+    syncMode: mod.syncLoopMode, stubRoutes: stats.routes, stubUnknown: stats.unknown,
+  });
+}
+
+/** One room's gap of `gapEvents` events: time from start to the last of them handed over (in order, once). */
+async function gapScenario(mod) {
+  const expected = cfg.gapEvents;
+  const seen = new Uint8Array(expected);
+  let got = 0; let dup = 0; let outOfOrder = 0; let lastSeq = -1; let tDone = 0n;
+  let resolveDone;
+  const done = new Promise((r) => { resolveDone = r; });
+  const onEvent = (_roomId, event) => {
+    const seq = event && event.content && event.content['bench.seq'];
+    if (typeof seq !== 'number' || seq < 0 || seq >= expected) return; // the anchor
+    if (seen[seq]) { dup++; return; }
+    seen[seq] = 1;
+    if (seq < lastSeq) outOfOrder++;
+    lastSeq = seq;
+    if (++got === expected) { tDone = now(); resolveDone(); }
+  };
+  gc();
+  await control('/_bench/reset');
+  const t0 = now();
+  let loopError = null;
+  const started = Promise.resolve().then(() => mod.syncLoop(onEvent)).catch((e) => { loopError = e; resolveDone(); });
+  await done;
+  if (loopError) throw loopError;
+  const maxRss = process.resourceUsage().maxRSS * 1024;
+  const stats = await control('/_bench/stats');
+  await mod.stop();
+  void started;
+  const ok = got === expected && dup === 0 && outOfOrder === 0;
+  emit({
+    ok,
+    error: ok ? undefined : `${got}/${expected} events, ${dup} duplicates, ${outOfOrder} out of order`,
+    expected, got, dup, ms: ms(t0, tDone), peakRssMB: MB(maxRss),
+    syncMode: mod.syncLoopMode, stubRoutes: stats.routes, stubUnknown: stats.unknown,
+  });
+}
+
+function leastSquares(xs, ys) {
+  const n = xs.length;
+  if (n < 2) return null;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0; let den = 0;
+  for (let i = 0; i < n; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2; }
+  return den === 0 ? null : num / den;
 }
 
 main().then(() => { clearTimeout(watchdog); setImmediate(() => process.exit(0)); }, die);

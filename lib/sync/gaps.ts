@@ -62,22 +62,33 @@ const GAP_CONCURRENCY = 4;
  * filling stopped. Throws only an AbortError (the loop is stopping).
  */
 export async function fillGaps(body: SyncResponse, ctx: GapContext): Promise<Map<string, RoomGap> | undefined> {
-  const work: Array<[string, JoinedRoom | LeftRoom, Timeline]> = [];
   const rooms = body.rooms;
-  for (const map of [rooms?.join, rooms?.leave]) {
-    if (!map) continue;
+  if (!rooms) return undefined;
+  let gaps: Map<string, RoomGap> | undefined;
+  let work: Array<[string, JoinedRoom | LeftRoom, Timeline]> | undefined;
+  const visit = (map: Record<string, JoinedRoom | LeftRoom> | undefined): void => {
     for (const roomId in map) {
-      const timeline = map[roomId].timeline;
-      if (timeline?.limited === true) work.push([roomId, map[roomId], timeline]);
+      const room = map[roomId];
+      const timeline = room.timeline;
+      if (timeline?.limited !== true) continue;
+      // Decided without the store or the server (the usual case on a first sync): no promise per room.
+      const reason = !ctx.fillGaps ? 'disabled' : !ctx.incremental || ownJoinIn(room, ctx.userId) ? 'unknown_position' : undefined;
+      if (reason) (gaps ??= new Map()).set(roomId, { roomId, prevBatch: timeline.prev_batch, reason, filled: 0 });
+      else (work ??= []).push([roomId, room, timeline]);
     }
-  }
-  if (work.length === 0) return undefined;
+  };
+  visit(rooms.join);
+  visit(rooms.leave);
+  if (work) await fillRooms(work, (gaps ??= new Map()), ctx);
+  return gaps !== undefined && gaps.size > 0 ? gaps : undefined;
+}
 
-  const gaps = new Map<string, RoomGap>();
+/** Fills rooms GAP_CONCURRENCY at a time; the first failure (a stop, the store) is thrown once all have settled. */
+async function fillRooms(work: Array<[string, JoinedRoom | LeftRoom, Timeline]>, gaps: Map<string, RoomGap>, ctx: GapContext): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    // After a failure (a stop, the store) no room is started; the ones under way finish.
+    // After a failure no room is started; the ones under way finish.
     while (next < work.length && !failure) {
       const [roomId, room, timeline] = work[next++];
       try {
@@ -90,14 +101,10 @@ export async function fillGaps(body: SyncResponse, ctx: GapContext): Promise<Map
   };
   await Promise.all(Array.from({ length: Math.min(GAP_CONCURRENCY, work.length) }, worker));
   if (failure) throw failure.error;
-  return gaps.size > 0 ? gaps : undefined;
 }
 
 async function fillRoom(roomId: string, room: JoinedRoom | LeftRoom, timeline: Timeline, ctx: GapContext): Promise<RoomGap | undefined> {
   const unfilled = (reason: GapReason): RoomGap => ({ roomId, prevBatch: timeline.prev_batch, reason, filled: 0 });
-  if (!ctx.fillGaps) return unfilled('disabled');
-  // Before a join the room's history is not ours to deliver: a (re)joined room starts afresh.
-  if (!ctx.incremental || ownJoinIn(room, ctx.userId)) return unfilled('unknown_position');
   const anchor = await ctx.lastEventId(roomId);
   if (ctx.signal.aborted) throw new AbortError();
   if (anchor === undefined) return unfilled('unknown_position');
@@ -196,7 +203,11 @@ function invalidMessages(roomId: string, reason: string): InvalidResponseError {
   return new InvalidResponseError({ method: 'GET', path: `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages` }, 200, reason);
 }
 
-/** The user's own membership became `join` in this batch (in the state block or the timeline). */
+/**
+ * The user's own membership became `join` in this batch (in the state block or the
+ * timeline): the history before a join is not the loop's to deliver, so a (re)joined room
+ * starts afresh.
+ */
 function ownJoinIn(room: JoinedRoom | LeftRoom, userId: string | undefined): boolean {
   for (const list of [room.state?.events, room.timeline?.events]) {
     if (!list) continue;

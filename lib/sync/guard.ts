@@ -60,7 +60,11 @@ export function guardSync(body: SyncResponse): MalformedItems[] | undefined {
   const b = body as unknown as Obj;
   for (const section of ['to_device', 'account_data', 'presence'] as const) {
     const events = topLevelList(b, section);
-    if (events) keepEvents(events, section, undefined, found, (list) => ((b[section] as Obj).events = list));
+    const kept = events && keep(events, isEvent);
+    if (kept) {
+      found.push({ section, count: events.length - kept.length });
+      (b[section] as Obj).events = kept;
+    }
   }
   guardDeviceKeys(b, found);
 
@@ -137,57 +141,57 @@ function guardRoomMap(map: Obj, membership: 'join' | 'leave' | 'invite' | 'knock
       bad++;
       continue;
     }
-    if (membership === 'invite') roomList(room, 'invite_state', roomId, false, found);
-    else if (membership === 'knock') roomList(room, 'knock_state', roomId, false, found);
-    else {
-      roomList(room, 'state', roomId, true, found);
-      roomList(room, 'state_after', roomId, true, found);
-      roomList(room, 'timeline', roomId, true, found);
-      roomList(room, 'ephemeral', roomId, false, found);
-      roomList(room, 'account_data', roomId, false, found);
-      const timeline = room.timeline as Obj | undefined;
-      if (timeline && timeline.prev_batch != null && !isToken(timeline.prev_batch)) {
-        delete timeline.prev_batch;
-        found.push({ section: 'timeline.prev_batch', roomId, count: 1 });
+    // Named property reads (not room[section]): this runs for every room of every batch.
+    if (membership === 'invite') {
+      if (room.invite_state != null && !roomList(room.invite_state, 'invite_state', roomId, false, found)) delete room.invite_state;
+    } else if (membership === 'knock') {
+      if (room.knock_state != null && !roomList(room.knock_state, 'knock_state', roomId, false, found)) delete room.knock_state;
+    } else {
+      if (room.state != null && !roomList(room.state, 'state', roomId, true, found)) delete room.state;
+      if (room.state_after != null && !roomList(room.state_after, 'state_after', roomId, true, found)) delete room.state_after;
+      const timeline = room.timeline;
+      if (timeline != null) {
+        if (!roomList(timeline, 'timeline', roomId, true, found)) delete room.timeline;
+        else if ((timeline as Obj).prev_batch != null && !isToken((timeline as Obj).prev_batch)) {
+          delete (timeline as Obj).prev_batch;
+          found.push({ section: 'timeline.prev_batch', roomId, count: 1 });
+        }
       }
+      if (room.ephemeral != null && !roomList(room.ephemeral, 'ephemeral', roomId, false, found)) delete room.ephemeral;
+      if (room.account_data != null && !roomList(room.account_data, 'account_data', roomId, false, found)) delete room.account_data;
     }
   }
   if (bad > 0) found.push({ section: `rooms.${membership}`, count: bad });
 }
 
-/** One section of a room (`{ events: [...] }`): a wrong shape is dropped, bad events left out. */
-function roomList(room: Obj, section: string, roomId: string, roomEvents: boolean, found: MalformedItems[]): void {
-  const container = room[section];
-  if (container == null) return;
+/**
+ * One section of a room (`{ events: [...] }`), in one pass: bad events are left out and
+ * (for timeline and state) the others get their `room_id`. False when the section itself is
+ * not an object: the caller drops it.
+ */
+function roomList(container: unknown, section: string, roomId: string, roomEvents: boolean, found: MalformedItems[]): boolean {
   if (!isObject(container)) {
-    delete room[section];
     found.push({ section, roomId, count: 1 });
-    return;
+    return false;
   }
   const events = container.events;
-  if (events == null) return;
+  if (events == null) return true;
   if (!Array.isArray(events)) {
     container.events = [];
     found.push({ section, roomId, count: 1 });
-    return;
+    return true;
   }
-  const list = keepEvents(events, section, roomId, found, (kept) => (container.events = kept));
-  if (roomEvents) for (let i = 0; i < list.length; i++) (list[i] as Obj).room_id = roomId;
-}
-
-/** Leaves out what is not an event; `replace` gets the new array when something was. */
-function keepEvents(
-  events: unknown[],
-  section: string,
-  roomId: string | undefined,
-  found: MalformedItems[],
-  replace: (kept: unknown[]) => void,
-): unknown[] {
-  const kept = keep(events, isEvent);
-  if (!kept) return events;
-  found.push(roomId === undefined ? { section, count: events.length - kept.length } : { section, roomId, count: events.length - kept.length });
-  replace(kept);
-  return kept;
+  let bad = 0;
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i] as Obj;
+    if (!isEvent(ev)) bad++;
+    else if (roomEvents) ev.room_id = roomId;
+  }
+  if (bad > 0) {
+    container.events = events.filter(isEvent);
+    found.push({ section, roomId, count: bad });
+  }
+  return true;
 }
 
 /** undefined when every item passes (the usual case: no new array), else the items that do. */

@@ -13,7 +13,7 @@ import type { RequestCore } from '../core/request';
 import type { MatrixSession } from '../session';
 import type { SyncResponse } from '../types';
 import { dispatchSync, type DispatchEmitter } from './dispatch';
-import { fillGaps, type RoomGap } from './gaps';
+import { fillGaps, type GapContext, type RoomGap } from './gaps';
 import { guardSync, isObject, type MalformedItems } from './guard';
 import type { SyncHooks } from './hooks';
 import { confirmLastEvents, lastEventsOf, positionsOf, type Positions } from './position';
@@ -94,14 +94,12 @@ interface RunState {
   source: SyncErrorSource;
 }
 
-/** What one run needs to handle a batch. */
+/** What one run needs to handle a batch (made once per run: `incremental` changes per batch). */
 interface BatchContext {
   signal: AbortSignal;
   positions: Positions;
-  incremental: boolean;
   opts: SyncStartOptions;
-  /** The sync filter's timeline part, for paging through history the same way. */
-  historyFilter: Record<string, unknown> | undefined;
+  gaps: GapContext;
 }
 
 /** Full jitter in [ceiling/2, ceiling], the ceiling doubling per failure from base up to max. */
@@ -192,7 +190,7 @@ export class SyncEngine {
     let remembered = this.#remembered.get(store);
     if (!remembered) this.#remembered.set(store, (remembered = new Map()));
     const positions = positionsOf(store, remembered);
-    const history = historyFilter(typeof opts.filter === 'object' ? opts.filter : undefined);
+    const batch = this.#batchContext(opts, positions, rs, run.controller.signal);
     const timeout = opts.timeout ?? 30_000;
     const baseMs = opts.backoffBaseMs ?? 1_000;
     const maxMs = opts.backoffMaxMs ?? 60_000;
@@ -248,13 +246,8 @@ export class SyncEngine {
 
         const malformed = guardSync(body); // a malformed top level throws: a transient failure
         if (malformed) this.reportMalformed(malformed);
-        await this.#handle(body, rs, {
-          signal,
-          positions,
-          incremental: since !== undefined,
-          opts,
-          historyFilter: history,
-        });
+        batch.gaps.incremental = since !== undefined;
+        await this.#handle(body, rs, batch);
         since = body.next_batch;
         rs.failures = 0;
         rs.limited = 0;
@@ -298,23 +291,8 @@ export class SyncEngine {
     const hooks = this.#hooks;
     if (hooks?.receive) await this.#hook('receive', () => hooks.receive!(body, signal), signal);
 
-    const gaps = await fillGaps(body, {
-      incremental: ctx.incremental,
-      fillGaps: opts.fillGaps !== false,
-      maxGapFill: opts.maxGapFill ?? DEFAULT_MAX_GAP_FILL,
-      userId: this.core.credentials.userId,
-      signal,
-      lastEventId: async (roomId) => {
-        try {
-          return await positions.lastEventId(roomId);
-        } catch (error) {
-          rs.source = 'store';
-          throw error;
-        }
-      },
-      messages: (roomId, from, limit) =>
-        this.session.rooms.messages(roomId, { from, dir: 'b', limit, filter: ctx.historyFilter }, { signal }),
-    });
+    ctx.gaps.userId = this.core.credentials.userId;
+    const gaps = await fillGaps(body, ctx.gaps);
     if (gaps) {
       for (const gap of gaps.values()) {
         if (gap.reason === 'error') this.#report(gap.error, { source: 'gap', roomId: gap.roomId, retryInMs: undefined, failures: 0 });
@@ -334,11 +312,32 @@ export class SyncEngine {
       await positions.save(body.next_batch, last);
     }
     rs.source = 'sync';
-    const complete = await this.#dispatch(body, gaps, ctx.incremental, opts.autoJoin === true);
+    const complete = await this.#dispatch(body, gaps, ctx.gaps.incremental, opts.autoJoin === true);
     rs.source = 'store';
     if (!opts.saveTokenBeforeDispatch && complete) await positions.save(body.next_batch, last);
     rs.source = 'sync';
     if (hooks?.done) this.#doneHook(hooks, body);
+  }
+
+  #batchContext(opts: SyncStartOptions, positions: Positions, rs: RunState, signal: AbortSignal): BatchContext {
+    const filter = historyFilter(typeof opts.filter === 'object' ? opts.filter : undefined);
+    const gaps: GapContext = {
+      incremental: false,
+      fillGaps: opts.fillGaps !== false,
+      maxGapFill: opts.maxGapFill ?? DEFAULT_MAX_GAP_FILL,
+      userId: undefined,
+      signal,
+      lastEventId: async (roomId) => {
+        try {
+          return await positions.lastEventId(roomId);
+        } catch (error) {
+          rs.source = 'store'; // a store that cannot be read stops the loop, as one that cannot be written
+          throw error;
+        }
+      },
+      messages: (roomId, from, limit) => this.session.rooms.messages(roomId, { from, dir: 'b', limit, filter }, { signal }),
+    };
+    return { signal, positions, opts, gaps };
   }
 
   /** Runs an awaited hook step: a failure is reported (source crypto), a stop ends the wait at once. */
