@@ -187,11 +187,13 @@ export class Sync extends Resource {
   }
 
   /**
-   * Stops the loop: aborts the request in flight and any wait, lets the batch being handled
-   * finish (its listeners are awaited, then its position saved), ends the `events()`
-   * iterators, and resolves once the loop has ended and `sync` STOPPED was emitted. When
-   * the loop is not running it only ends open `events()` iterators. Do not await it inside a listener of the loop:
-   * the loop waits for that listener.
+   * Stops the loop: aborts the request in flight and any wait, lets a batch whose delivery
+   * has begun finish (its listeners are awaited, then its position saved), ends the
+   * `events()` iterators, and resolves once the loop has ended and `sync` STOPPED was
+   * emitted. A batch still being completed (a gap fill, an encryption step) is dropped
+   * unsaved: the next run gets it again. When the loop is not running it only ends open
+   * `events()` iterators. Do not await it inside a listener of the loop: the loop waits for
+   * that listener.
    */
   stop(): Promise<void> {
     return this.#engine.stop();

@@ -56,9 +56,11 @@ export class MemorySyncStore implements SyncStore {
   setSyncToken(token: string): void {
     this.#token = token;
   }
+  /** The last timeline event the loop delivered in the room, if any. */
   getLastEventId(roomId: string): string | undefined {
     return this.#lastEvents.get(roomId);
   }
+  /** The token and the rooms' last events of a batch, together. */
   setSyncPosition(token: string, lastEvents: ReadonlyMap<string, string | null>): void {
     this.#token = token;
     mergeLastEvents(this.#lastEvents, lastEvents);
@@ -118,10 +120,12 @@ export class FileSyncStore implements SyncStore {
   async setFilter(filter: StoredFilter | undefined): Promise<void> {
     await this.#update((d) => (d.filter = filter));
   }
+  /** The last timeline event the loop delivered in the room, as last written. */
   async getLastEventId(roomId: string): Promise<string | undefined> {
     const rooms = (await this.#load()).rooms;
     return rooms && Object.hasOwn(rooms, roomId) ? rooms[roomId] : undefined;
   }
+  /** Writes the token and the rooms' last events of a batch in one atomic replacement of the file. */
   async setSyncPosition(token: string, lastEvents: ReadonlyMap<string, string | null>): Promise<void> {
     await this.#update((d) => {
       d.syncToken = token;
