@@ -73,8 +73,8 @@ async function main() {
   if (cfg.scenario === 'send' || cfg.scenario === 'whoami') return sequential(mod, cfg.scenario);
   if (cfg.scenario === 'send-concurrent') return concurrent(mod);
   if (cfg.scenario === 'sync') return syncScenario(mod);
-  if (cfg.scenario === 'sync-soak') return soakScenario(mod);
-  if (cfg.scenario === 'sync-gap') return gapScenario(mod);
+  if (cfg.scenario === 'sync-soak') return loopScenario(mod, cfg.soakEvents, { heapSamples: true });
+  if (cfg.scenario === 'sync-gap') return loopScenario(mod, cfg.gapEvents, { heapSamples: false });
   throw new Error(`unknown scenario ${cfg.scenario}`);
 }
 
@@ -186,15 +186,16 @@ async function syncScenario(mod) {
 }
 
 /**
- * Events through the running loop, from the stub's batches: time to the last one, peak RSS,
- * and heap used after a forced GC every `expected / 20` events (inside the handler, so the
- * batch being delivered is still alive: a constant). The trend is the least-squares slope
- * over the samples after the first two (warm-up), in bytes per 100 000 events.
+ * `expected` events through the client's running sync loop (soak: the stub's batches; gap:
+ * one limited timeline filled from /messages): time to the last one, client CPU, peak RSS;
+ * each event must arrive once and in order. With `heapSamples`, heap used after a forced GC
+ * every `expected / 20` events (inside the handler, so the batch being delivered is still
+ * alive: a constant); the trend is the least-squares slope over the samples after the first
+ * two (warm-up), in KB per 100 000 events.
  */
-async function soakScenario(mod) {
-  const expected = cfg.soakEvents;
+async function loopScenario(mod, expected, { heapSamples }) {
   const seen = new Uint8Array(expected);
-  const every = Math.max(1, Math.floor(expected / 20));
+  const every = heapSamples ? Math.max(1, Math.floor(expected / 20)) : 0;
   const samples = [];
   let got = 0; let dup = 0; let extra = 0; let outOfOrder = 0; let lastSeq = -1; let tDone = 0n;
   let peak = process.memoryUsage.rss();
@@ -202,13 +203,13 @@ async function soakScenario(mod) {
   const done = new Promise((r) => { resolveDone = r; });
   const onEvent = (_roomId, event) => {
     const seq = event && event.content && event.content['bench.seq'];
-    if (typeof seq !== 'number' || seq < 0 || seq >= expected) { extra++; return; }
+    if (typeof seq !== 'number' || seq < 0 || seq >= expected) { extra++; return; } // the gap's anchor
     if (seen[seq]) { dup++; return; }
     seen[seq] = 1;
     if (seq < lastSeq) outOfOrder++;
     lastSeq = seq;
     got++;
-    if (got % every === 0) {
+    if (every && got % every === 0) {
       gc();
       const m = process.memoryUsage();
       samples.push({ events: got, heapMB: MB(m.heapUsed) });
@@ -231,58 +232,27 @@ async function soakScenario(mod) {
   const stats = await control('/_bench/stats');
   await mod.stop();
   void started;
-  const tail = samples.slice(2);
-  const slope = leastSquares(tail.map((x) => x.events), tail.map((x) => x.heapMB * 1048576));
   const ok = got === expected && dup === 0 && outOfOrder === 0;
   const elapsed = ms(t0, tDone);
-  emit({
+  const result = {
     ok,
     error: ok ? undefined : `${got}/${expected} events, ${dup} duplicates, ${outOfOrder} out of order`,
     expected, got, dup, extra, ms: elapsed, eventsPerSec: expected / (elapsed / 1000),
-    cpuMs: (cpu.user + cpu.system) / 1000, // the client's CPU time (the GC samples included): steadier than wall time on a busy machine
+    cpuMs: (cpu.user + cpu.system) / 1000, // the client's CPU time (GC samples included): steadier than wall time on a busy machine
     peakRssMB: MB(Math.max(maxRss, peak)),
-    heapFirstMB: samples[0]?.heapMB, heapLastMB: samples.at(-1)?.heapMB,
-    heapMaxMB: Math.max(...samples.map((x) => x.heapMB)),
-    heapSlopeKBPer100k: slope === null ? null : (slope * 100_000) / 1024,
-    heapSamples: samples,
     syncMode: mod.syncLoopMode, stubRoutes: stats.routes, stubUnknown: stats.unknown,
-  });
-}
-
-/** One room's gap of `gapEvents` events: time from start to the last of them handed over (in order, once). */
-async function gapScenario(mod) {
-  const expected = cfg.gapEvents;
-  const seen = new Uint8Array(expected);
-  let got = 0; let dup = 0; let outOfOrder = 0; let lastSeq = -1; let tDone = 0n;
-  let resolveDone;
-  const done = new Promise((r) => { resolveDone = r; });
-  const onEvent = (_roomId, event) => {
-    const seq = event && event.content && event.content['bench.seq'];
-    if (typeof seq !== 'number' || seq < 0 || seq >= expected) return; // the anchor
-    if (seen[seq]) { dup++; return; }
-    seen[seq] = 1;
-    if (seq < lastSeq) outOfOrder++;
-    lastSeq = seq;
-    if (++got === expected) { tDone = now(); resolveDone(); }
   };
-  gc();
-  await control('/_bench/reset');
-  const t0 = now();
-  let loopError = null;
-  const started = Promise.resolve().then(() => mod.syncLoop(onEvent)).catch((e) => { loopError = e; resolveDone(); });
-  await done;
-  if (loopError) throw loopError;
-  const maxRss = process.resourceUsage().maxRSS * 1024;
-  const stats = await control('/_bench/stats');
-  await mod.stop();
-  void started;
-  const ok = got === expected && dup === 0 && outOfOrder === 0;
-  emit({
-    ok,
-    error: ok ? undefined : `${got}/${expected} events, ${dup} duplicates, ${outOfOrder} out of order`,
-    expected, got, dup, ms: ms(t0, tDone), peakRssMB: MB(maxRss),
-    syncMode: mod.syncLoopMode, stubRoutes: stats.routes, stubUnknown: stats.unknown,
-  });
+  if (heapSamples) {
+    const tail = samples.slice(2);
+    const slope = leastSquares(tail.map((x) => x.events), tail.map((x) => x.heapMB * 1048576));
+    Object.assign(result, {
+      heapFirstMB: samples[0]?.heapMB, heapLastMB: samples.at(-1)?.heapMB,
+      heapMaxMB: Math.max(...samples.map((x) => x.heapMB)),
+      heapSlopeKBPer100k: slope === null ? null : (slope * 100_000) / 1024,
+      heapSamples: samples,
+    });
+  }
+  emit(result);
 }
 
 function leastSquares(xs, ys) {

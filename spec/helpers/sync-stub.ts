@@ -3,6 +3,7 @@
 // status or header a broken server might, and count what the loop asked for.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MatrixSession, type SessionOptions } from '../../lib';
 
 export interface StubRequest {
   method: string;
@@ -59,5 +60,42 @@ export async function startSyncStub(handler: (req: StubRequest) => StubReply | P
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Polls `ok` until it holds; fails after 10 s (a missing wait, not a slow machine: the conditions are events, not timings). */
+export async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within 10 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * For a spec file: one stub at a time (`serve`) and logged-in sessions on it (`session`),
+ * all closed after each test.
+ */
+export function useSyncStub(userId = '@me:stub') {
+  let stub: SyncStub | undefined;
+  const sessions: MatrixSession[] = [];
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    await stub?.close();
+    stub = undefined;
+  });
+  return {
+    /** Starts a stub answering with `handler` (closing the previous one first). */
+    async serve(handler: Parameters<typeof startSyncStub>[0]): Promise<SyncStub> {
+      await stub?.close();
+      stub = await startSyncStub(handler);
+      return stub;
+    },
+    session(url: string, extra: Partial<SessionOptions> = {}): MatrixSession {
+      const s = new MatrixSession({ baseUrl: url, accessToken: 'tok', userId, deviceId: 'DEV', maxRetries: 0, ...extra });
+      sessions.push(s);
+      return s;
+    },
   };
 }

@@ -4,20 +4,15 @@ import { MatrixSession, type ClientEvent, type SyncErrorInfo } from '../../lib';
 import { setSyncHooks, type SyncHooks } from '../../lib/sync/hooks';
 import { MemorySyncStore } from '../../lib/sync/store';
 import type { SyncResponse } from '../../lib/types';
-import { startSyncStub, type StubReply, type SyncStub } from '../helpers/sync-stub';
+import { until, useSyncStub, type StubReply, type SyncStub } from '../helpers/sync-stub';
 
 const ME = '@me:stub';
 const ROOM = '!room:stub';
 const OTHER = '!other:stub';
 const SYNC = '/_matrix/client/v3/sync';
 
-let stub: SyncStub | undefined;
-const sessions: MatrixSession[] = [];
-afterEach(async () => {
-  await Promise.all(sessions.splice(0).map((s) => s.close()));
-  await stub?.close();
-  stub = undefined;
-});
+const stubbed = useSyncStub(ME);
+const { session } = stubbed;
 
 const ev = (n: number, type = 'm.room.message') => ({ type, event_id: `$${n}`, sender: '@x:stub', origin_server_ts: n, content: { body: `m${n}` } });
 const batch = (next: string, events: Array<Record<string, unknown>>, limited = false) => ({
@@ -26,27 +21,12 @@ const batch = (next: string, events: Array<Record<string, unknown>>, limited = f
   rooms: { join: { [ROOM]: { timeline: { events, ...(limited ? { limited: true, prev_batch: 'p' } : {}) } } } },
 });
 
-async function serve(batches: unknown[], messages: StubReply = { body: { start: 'p', chunk: [] } }): Promise<SyncStub> {
-  stub = await startSyncStub((req) => {
+function serve(batches: unknown[], messages: StubReply = { body: { start: 'p', chunk: [] } }): Promise<SyncStub> {
+  return stubbed.serve((req) => {
     if (req.path === SYNC) return req.n < batches.length ? { body: batches[req.n] } : 'hang';
     if (req.path.endsWith('/messages')) return messages;
     return { status: 404 };
   });
-  return stub;
-}
-
-function session(url: string): MatrixSession {
-  const s = new MatrixSession({ baseUrl: url, accessToken: 'tok', userId: ME, deviceId: 'DEV', maxRetries: 0 });
-  sessions.push(s);
-  return s;
-}
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within 10 s`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 class LoggingStore extends MemorySyncStore {

@@ -3,32 +3,14 @@
 // right one, or flood the server (delays it cannot honour).
 import { InvalidResponseError, MatrixError, MatrixSession, RequestCore, type SyncErrorInfo } from '../../lib';
 import type { SyncState } from '../../lib/sync/types';
-import { startSyncStub, type StubReply, type SyncStub } from '../helpers/sync-stub';
+import { until, useSyncStub, type StubReply } from '../helpers/sync-stub';
 
 const ME = '@me:stub';
 const ROOM = '!room:stub';
 const SYNC = '/_matrix/client/v3/sync';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-let stub: SyncStub | undefined;
-const sessions: MatrixSession[] = [];
-afterEach(async () => {
-  jest.restoreAllMocks();
-  await Promise.all(sessions.splice(0).map((s) => s.close()));
-  await stub?.close();
-  stub = undefined;
-});
-
-async function serve(handler: Parameters<typeof startSyncStub>[0]): Promise<SyncStub> {
-  stub = await startSyncStub(handler);
-  return stub;
-}
-
-function session(url: string, extra: Record<string, unknown> = {}): MatrixSession {
-  const s = new MatrixSession({ baseUrl: url, accessToken: 'tok', userId: ME, deviceId: 'DEV', maxRetries: 0, ...extra });
-  sessions.push(s);
-  return s;
-}
+const { serve, session } = useSyncStub(ME);
 
 function record(s: MatrixSession) {
   const errors: Array<[unknown, SyncErrorInfo]> = [];
@@ -40,14 +22,6 @@ function record(s: MatrixSession) {
   s.on('room.message', (_r, ev) => void messages.push(String(ev.content.body)));
   s.on('rateLimited', (i) => void limited.push(i.delayMs));
   return { errors, states, messages, limited };
-}
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within 10 s`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const message = (body: string, id: string) => ({ type: 'm.room.message', event_id: id, sender: '@x:stub', origin_server_ts: 1, content: { body } });

@@ -2,20 +2,15 @@
 // local stub homeserver (node:http on 127.0.0.1) whose /sync and /messages the tests script.
 import { MatrixSession, ValidationError, type ClientEvent, type RoomGap, type RoomTimeline, type SyncErrorInfo, type SyncItem } from '../../lib';
 import { MemorySyncStore, type StoredFilter, type SyncStore } from '../../lib/sync/store';
-import { startSyncStub, type StubReply, type StubRequest, type SyncStub } from '../helpers/sync-stub';
+import { until, useSyncStub, type StubReply, type StubRequest, type SyncStub } from '../helpers/sync-stub';
 
 const ME = '@me:stub';
 const ROOM = '!room:stub';
 const SYNC = '/_matrix/client/v3/sync';
 const MESSAGES = `/_matrix/client/v3/rooms/${encodeURIComponent(ROOM)}/messages`;
 
-let stub: SyncStub | undefined;
-const sessions: MatrixSession[] = [];
-afterEach(async () => {
-  await Promise.all(sessions.splice(0).map((s) => s.close()));
-  await stub?.close();
-  stub = undefined;
-});
+const stubbed = useSyncStub(ME);
+const { session } = stubbed;
 
 const ev = (n: number, extra: Record<string, unknown> = {}) => ({
   type: 'm.room.message',
@@ -47,20 +42,13 @@ function page(req: StubRequest, last: number): StubReply {
 }
 
 /** /sync answers `batches` in turn, then holds the long poll; /messages pages a history of 1..last. */
-async function serve(batches: Array<Record<string, unknown>>, last = 1000, messages?: (req: StubRequest) => StubReply): Promise<SyncStub> {
-  stub = await startSyncStub((req) => {
+function serve(batches: Array<Record<string, unknown>>, last = 1000, messages?: (req: StubRequest) => StubReply): Promise<SyncStub> {
+  return stubbed.serve((req) => {
     if (req.path === SYNC) return req.n < batches.length ? { body: batches[req.n] } : 'hang';
     if (req.path.endsWith('/messages')) return messages ? messages(req) : page(req, last);
     if (req.path.endsWith('/filter')) return { body: { filter_id: 'f1' } };
     return { status: 404, body: { errcode: 'M_UNRECOGNIZED' } };
   });
-  return stub;
-}
-
-function session(url: string): MatrixSession {
-  const s = new MatrixSession({ baseUrl: url, accessToken: 'tok', userId: ME, deviceId: 'DEV', maxRetries: 0 });
-  sessions.push(s);
-  return s;
 }
 
 function record(s: MatrixSession) {
@@ -80,14 +68,6 @@ function record(s: MatrixSession) {
   });
   s.on('sync.error', (e, info) => void errors.push([e, info]));
   return { log, gaps, timelines, events, errors, messages: () => events.map((e) => String(e.content.body)) };
-}
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within 10 s`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 class SpyStore extends MemorySyncStore {
@@ -257,7 +237,6 @@ describe('the loop fills gaps', () => {
     expect(store.token).toBe('t2');
 
     // The same store after a restart (a new engine): nothing says where the room stopped.
-    await stub!.close();
     const srv2 = await serve([batch('t3', [60], true)], 60);
     const s2 = session(srv2.url);
     const rec2 = record(s2);
@@ -287,7 +266,7 @@ describe('events carry their room_id', () => {
     const state = { type: 'm.room.topic', state_key: '', event_id: '$s', sender: '@x:stub', origin_server_ts: 1, content: { topic: 't' } };
     const first = { next_batch: 't1', rooms: { join: { [ROOM]: { state: { events: [state] }, timeline: { events: [ev(1)] } } } } };
     const replies: string[] = [];
-    stub = await startSyncStub((req) => {
+    const stub = await stubbed.serve((req) => {
       if (req.path === SYNC) return req.n === 0 ? { body: first } : 'hang';
       if (req.path.includes('/send/')) {
         replies.push(req.path);
@@ -345,9 +324,8 @@ describe('waiting for the first batch', () => {
     await s.sync.stop();
     await expect(waiting).rejects.toThrow(/stopped before its first batch/);
 
-    await stub!.close();
-    stub = await startSyncStub(() => ({ status: 401, body: { errcode: 'M_UNKNOWN_TOKEN', error: 'gone' } }));
-    const s2 = session(stub.url);
+    const refusing = await stubbed.serve(() => ({ status: 401, body: { errcode: 'M_UNKNOWN_TOKEN', error: 'gone' } }));
+    const s2 = session(refusing.url);
     await expect(s2.sync.start({ waitForFirstBatch: true })).rejects.toMatchObject({ errcode: 'M_UNKNOWN_TOKEN' });
   });
 
