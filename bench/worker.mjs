@@ -146,16 +146,9 @@ async function syncScenario(mod) {
   const heapBefore = process.memoryUsage().heapUsed;
   const rssBefore = process.memoryUsage.rss();
   await control('/_bench/reset');
-  const sampler = setInterval(() => { const r = process.memoryUsage.rss(); if (r > peakSampled) peakSampled = r; }, 5);
-
-  const cpu0 = process.cpuUsage();
-  const t0 = now();
-  let syncError = null;
-  const started = Promise.resolve().then(() => mod.sync(onEvent)).catch((e) => { syncError = e; resolveDone(); });
-  await done;
-  const cpu = process.cpuUsage(cpu0);
-  clearInterval(sampler);
-  if (syncError) throw syncError;
+  const { t0, cpuMs, started } = await timedSync(() => mod.sync(onEvent), done, resolveDone, () => {
+    const r = process.memoryUsage.rss(); if (r > peakSampled) peakSampled = r;
+  });
   // Let anything queued behind the last event run (duplicates would show here), then GC
   // with the client still alive: what the application keeps paying for after the sync.
   await new Promise((r) => setImmediate(r));
@@ -173,7 +166,7 @@ async function syncScenario(mod) {
     error: ok ? undefined : `${got}/${expected} timeline events handed over, ${dup} duplicates`,
     rooms: cfg.rooms, events: cfg.events, expected, got, dup, extra,
     ms: ms(t0, tDone),
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    cpuMs,
     peakRssMB: MB(Math.max(maxRss, peakSampled)),
     peakRssSampledMB: MB(peakSampled),
     rssBeforeMB: MB(rssBefore),
@@ -219,15 +212,9 @@ async function loopScenario(mod, expected, { heapSamples }) {
   };
   gc();
   await control('/_bench/reset');
-  const sampler = setInterval(() => { const r = process.memoryUsage.rss(); if (r > peak) peak = r; }, 20);
-  const cpu0 = process.cpuUsage();
-  const t0 = now();
-  let loopError = null;
-  const started = Promise.resolve().then(() => mod.syncLoop(onEvent)).catch((e) => { loopError = e; resolveDone(); });
-  await done;
-  const cpu = process.cpuUsage(cpu0);
-  clearInterval(sampler);
-  if (loopError) throw loopError;
+  const { t0, cpuMs, started } = await timedSync(() => mod.syncLoop(onEvent), done, resolveDone, () => {
+    const r = process.memoryUsage.rss(); if (r > peak) peak = r;
+  });
   const maxRss = process.resourceUsage().maxRSS * 1024;
   const stats = await control('/_bench/stats');
   await mod.stop();
@@ -238,7 +225,7 @@ async function loopScenario(mod, expected, { heapSamples }) {
     ok,
     error: ok ? undefined : `${got}/${expected} events, ${dup} duplicates, ${outOfOrder} out of order`,
     expected, got, dup, extra, ms: elapsed, eventsPerSec: expected / (elapsed / 1000),
-    cpuMs: (cpu.user + cpu.system) / 1000, // the client's CPU time (GC samples included): steadier than wall time on a busy machine
+    cpuMs, // GC samples included
     peakRssMB: MB(Math.max(maxRss, peak)),
     syncMode: mod.syncLoopMode, stubRoutes: stats.routes, stubUnknown: stats.unknown,
   };
@@ -253,6 +240,24 @@ async function loopScenario(mod, expected, { heapSamples }) {
     });
   }
   emit(result);
+}
+
+/**
+ * Starts the client's sync and waits for `done` (a failure to start ends the wait too),
+ * sampling RSS meanwhile. Returns the start time and the client's CPU time over the span
+ * (user + system: steadier than wall time on a busy machine).
+ */
+async function timedSync(start, done, resolveDone, sampleRss) {
+  const sampler = setInterval(sampleRss, 5);
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  let error = null;
+  const started = Promise.resolve().then(start).catch((e) => { error = e; resolveDone(); });
+  await done;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  if (error) throw error;
+  return { t0, cpuMs: (cpu.user + cpu.system) / 1000, started };
 }
 
 function leastSquares(xs, ys) {
