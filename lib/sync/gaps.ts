@@ -36,6 +36,11 @@ export interface GapContext {
   /** False on an initial sync (no `since`): nothing was delivered before, so there is no gap to fill. */
   incremental: boolean;
   fillGaps: boolean;
+  /**
+   * Whether the gaps left are returned: only someone listening to `room.gap` needs them (a
+   * first sync has one per room). Failed fills (`error`) are returned all the same.
+   */
+  reportUnfilled: boolean;
   maxGapFill: number;
   userId: string | undefined;
   signal: AbortSignal;
@@ -73,8 +78,8 @@ export async function fillGaps(body: SyncResponse, ctx: GapContext): Promise<Map
       if (timeline?.limited !== true) continue;
       // Decided without the store or the server (the usual case on a first sync): no promise per room.
       const reason = !ctx.fillGaps ? 'disabled' : !ctx.incremental || ownJoinIn(room, ctx.userId) ? 'unknown_position' : undefined;
-      if (reason) (gaps ??= new Map()).set(roomId, { roomId, prevBatch: timeline.prev_batch, reason, filled: 0 });
-      else (work ??= []).push([roomId, room, timeline]);
+      if (!reason) (work ??= []).push([roomId, room, timeline]);
+      else if (ctx.reportUnfilled) (gaps ??= new Map()).set(roomId, { roomId, prevBatch: timeline.prev_batch, reason, filled: 0 });
     }
   };
   visit(rooms.join);
@@ -93,7 +98,8 @@ async function fillRooms(work: Array<[string, JoinedRoom | LeftRoom, Timeline]>,
       const [roomId, room, timeline] = work[next++];
       try {
         const gap = await fillRoom(roomId, room, timeline, ctx);
-        if (gap) gaps.set(roomId, gap);
+        // A failed fill is reported as sync.error too, listened to or not.
+        if (gap && (ctx.reportUnfilled || gap.reason === 'error')) gaps.set(roomId, gap);
       } catch (error) {
         failure ??= { error };
       }

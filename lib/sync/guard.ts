@@ -181,10 +181,12 @@ function roomList(container: unknown, section: string, roomId: string, roomEvent
     found.push({ section, roomId, count: 1 });
     return true;
   }
+  // isEvent written out: this loop runs for every event of every batch, cold in the first.
+  // (No Array.isArray: an array never has a string `type` in parsed JSON.)
   let bad = 0;
   for (let i = 0; i < events.length; i++) {
     const ev = events[i] as Obj;
-    if (!isEvent(ev)) bad++;
+    if (typeof ev !== 'object' || ev === null || typeof ev.type !== 'string') bad++;
     else if (roomEvents) ev.room_id = roomId;
   }
   if (bad > 0) {

@@ -292,6 +292,7 @@ export class SyncEngine {
     if (hooks?.receive) await this.#hook('receive', () => hooks.receive!(body, signal), signal);
 
     ctx.gaps.userId = this.core.credentials.userId;
+    ctx.gaps.reportUnfilled = this.session.listenerCount('room.gap') > 0;
     const gaps = await fillGaps(body, ctx.gaps);
     if (gaps) {
       for (const gap of gaps.values()) {
@@ -324,6 +325,7 @@ export class SyncEngine {
     const gaps: GapContext = {
       incremental: false,
       fillGaps: opts.fillGaps !== false,
+      reportUnfilled: true,
       maxGapFill: opts.maxGapFill ?? DEFAULT_MAX_GAP_FILL,
       userId: undefined,
       signal,

@@ -42,6 +42,7 @@ function ctx(anchor: string | undefined, messages: GapContext['messages'], extra
   return {
     incremental: true,
     fillGaps: true,
+    reportUnfilled: true,
     maxGapFill: 1000,
     userId: ME,
     signal: new AbortController().signal,
@@ -150,6 +151,13 @@ describe('fillGaps: what is not filled gets a reason', () => {
     const gaps = await fillGaps(b, ctx('$1', h.messages, { fillGaps: false }));
     expect(gaps?.get(ROOM)).toEqual({ roomId: ROOM, prevBatch: 'p99', reason: 'disabled', filled: 0 });
     expect(h.calls).toEqual([]);
+    expect(timelineOf(b)).toMatchObject({ limited: true, prev_batch: 'p99' });
+  });
+
+  it('gaps decided without a request are not returned when nobody listens for them (reportUnfilled false); the timeline still says limited', async () => {
+    const b = body([99, 100]);
+    expect(await fillGaps(b, ctx('$1', history(100).messages, { fillGaps: false, reportUnfilled: false }))).toBeUndefined();
+    expect(await fillGaps(b, ctx(undefined, history(100).messages, { reportUnfilled: false }))).toBeUndefined();
     expect(timelineOf(b)).toMatchObject({ limited: true, prev_batch: 'p99' });
   });
 
