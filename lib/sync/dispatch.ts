@@ -84,12 +84,12 @@ export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: 
     }
 
     const gap = ctx.gaps?.get(roomId);
-    if (gap) emit2('room.gap', roomId, gap);
+    if (gap) emit1('room.gap', gap);
     const timelineBlock = room.timeline;
     const timeline = timelineBlock?.events;
     if (Array.isArray(timeline)) {
       if (emitter.listenerCount('room.timeline') > 0) {
-        pending.push(emitter.emitAndWait('room.timeline', roomId, roomTimeline(timelineBlock!, leaving ? 'leave' : 'join')));
+        pending.push(emitter.emitAndWait('room.timeline', roomTimeline(roomId, timelineBlock!, leaving ? 'leave' : 'join')));
       }
       for (let i = 0; i < timeline.length; i++) {
         const ev = timeline[i];
@@ -124,8 +124,8 @@ export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: 
 }
 
 /** The `room.timeline` payload, made only when someone listens. */
-function roomTimeline(timeline: Timeline, membership: 'join' | 'leave'): RoomTimeline {
-  return { events: timeline.events, limited: timeline.limited === true, prevBatch: timeline.prev_batch, membership };
+function roomTimeline(roomId: string, timeline: Timeline, membership: 'join' | 'leave'): RoomTimeline {
+  return { roomId, events: timeline.events, limited: timeline.limited === true, prevBatch: timeline.prev_batch, membership };
 }
 
 function ownMember(state: StrippedStateEvent[], userId: string | undefined): StrippedStateEvent | undefined {

@@ -90,6 +90,7 @@ export interface PresenceEvent extends ToDeviceEvent {
 
 /** The `room.timeline` event: a room's timeline in one batch, as the loop delivers it. */
 export interface RoomTimeline {
+  roomId: string;
   /** In timeline order, the events of a filled gap first. */
   events: ClientEvent[];
   /** True when events before these were not delivered (a `room.gap` event says why). */
@@ -109,9 +110,9 @@ export interface SyncEvents {
    * A room's timeline held events the loop did not deliver: filling was off, or stopped
    * short (see `reason`). Emitted before the room's timeline events.
    */
-  'room.gap': [roomId: string, gap: RoomGap];
+  'room.gap': [gap: RoomGap];
   /** A joined or left room's timeline in this batch, before its events are emitted one by one. */
-  'room.timeline': [roomId: string, timeline: RoomTimeline];
+  'room.timeline': [timeline: RoomTimeline];
   /** Every timeline event of a joined or left room, in order (the events of a filled gap included). */
   'room.event': [roomId: string, event: ClientEvent];
   /** Timeline events of type `m.room.message`. */

@@ -33,8 +33,8 @@ function watch(s: MatrixSession, sender: string) {
     list.push(String(ev.content.body));
     bodies.set(roomId, list);
   });
-  s.on('room.gap', (_roomId, gap) => void gaps.push(gap));
-  s.on('room.timeline', (roomId, t) => void timelines.set(roomId, [...(timelines.get(roomId) ?? []), { ...t, events: [...t.events] }]));
+  s.on('room.gap', (gap) => void gaps.push(gap));
+  s.on('room.timeline', (t) => void timelines.set(t.roomId, [...(timelines.get(t.roomId) ?? []), { ...t, events: [...t.events] }]));
   s.on('sync.error', (e, info) => void errors.push([e, info]));
   return { of: (roomId: string) => bodies.get(roomId) ?? [], duplicates: () => duplicates, gaps, timelines, errors };
 }

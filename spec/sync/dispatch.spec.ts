@@ -65,8 +65,10 @@ function recordAll(s: MatrixSession): string[] {
     if (typeof a === 'string') return a;
     if (Array.isArray(a)) return `[${a.length}]`;
     if (a === undefined) return 'undefined';
-    const t = a as { events?: unknown[]; limited?: boolean; membership?: string };
-    if (Array.isArray(t.events)) return `${t.membership}[${t.events.length}]${t.limited ? ' limited' : ''}`;
+    const t = a as { roomId?: string; events?: unknown[]; limited?: boolean; membership?: string };
+    if (Array.isArray(t.events)) return `${t.roomId} ${t.membership}[${t.events.length}]${t.limited ? ' limited' : ''}`;
+    const g = a as { roomId?: string; reason?: string };
+    if (g.reason) return `${g.roomId} ${g.reason}`;
     const e = a as { type: string; content?: { body?: string } };
     return e.content?.body ? `${e.type}:${e.content.body}` : e.type;
   };
@@ -163,6 +165,20 @@ describe('dispatchSync', () => {
       `room.timeline ${NEWLY} join[0] limited`,
       `room.leave ${LEFT} undefined`,
     ]);
+  });
+
+  it('emits room.gap before the room.timeline and the events of that room, and only for its room', () => {
+    const s = new MatrixSession({ baseUrl: 'http://hs.test' });
+    const log = recordAll(s);
+    const gap = { roomId: NEWLY, prevBatch: 'p1', reason: 'limit' as const, filled: 3 };
+    const seen: unknown[] = [];
+    s.on('room.gap', (g) => void seen.push(g));
+    dispatchSync(s as never, BODY, { ...ctx(), gaps: new Map([[NEWLY, gap]]) });
+    const at = log.indexOf(`room.gap ${NEWLY} limit`);
+    expect(at).toBeGreaterThan(-1);
+    expect(log[at + 1]).toBe(`room.timeline ${NEWLY} join[2]`);
+    expect(log.filter((l) => l.startsWith('room.gap'))).toHaveLength(1);
+    expect(seen).toEqual([gap]);
   });
 
   it('calls onInvite for each invited room, and copes with an empty body and missing sections', () => {

@@ -57,11 +57,11 @@ function record(s: MatrixSession) {
   const timelines: RoomTimeline[] = [];
   const events: ClientEvent[] = [];
   const errors: Array<[unknown, SyncErrorInfo]> = [];
-  s.on('room.gap', (roomId, gap) => {
+  s.on('room.gap', (gap) => {
     gaps.push(gap);
-    log.push(`gap ${roomId} ${gap.reason}`);
+    log.push(`gap ${gap.roomId} ${gap.reason}`);
   });
-  s.on('room.timeline', (_roomId, t) => void timelines.push(t));
+  s.on('room.timeline', (t) => void timelines.push(t));
   s.on('room.message', (_roomId, e) => {
     events.push(e);
     log.push(String(e.content.body));
@@ -110,7 +110,7 @@ describe('the loop fills gaps', () => {
       { from: 'p150', dir: 'b', limit: '100' },
       { from: 'p50', dir: 'b', limit: '100' },
     ]);
-    expect(rec.timelines[1]).toMatchObject({ limited: false, membership: 'join' });
+    expect(rec.timelines[1]).toMatchObject({ roomId: ROOM, limited: false, membership: 'join' });
     expect(rec.timelines[1].events).toHaveLength(259);
     expect(store.saved).toEqual([
       ['t1', [[ROOM, '$1']]],
