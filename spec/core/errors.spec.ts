@@ -189,11 +189,11 @@ describe('ConnectionError, TimeoutError, AbortError, NotLoggedInError', () => {
 
   it('no answer within timeoutMs → TimeoutError naming the timeout (per request, then per session)', async () => {
     nock(BASE).get(P).delay(500).reply(200, {});
-    const e = (await rejection(session().call({}, { timeoutMs: 20 }))) as TimeoutError;
+    const e = (await rejection(session().call({}, { timeoutMs: 20, maxRetries: 0 }))) as TimeoutError;
     expect(e).toBeInstanceOf(TimeoutError);
     expect(e).toMatchObject({ name: 'TimeoutError', timeoutMs: 20 });
     nock(BASE).get(P).delay(500).reply(200, {});
-    expect(await rejection(session({ timeoutMs: 15 }).call())).toMatchObject({ name: 'TimeoutError', timeoutMs: 15 });
+    expect(await rejection(session({ timeoutMs: 15, maxRetries: 0 }).call())).toMatchObject({ name: 'TimeoutError', timeoutMs: 15 });
   });
 
   it('a caller abort → AbortError, before or during the request', async () => {

@@ -80,7 +80,6 @@ describe('policy functions', () => {
     expect(rateLimitDelay(undefined, {})).toBeUndefined();
     expect(rateLimitDelay(undefined, { retry_after_ms: '100' })).toBeUndefined();
     expect(rateLimitDelay(undefined, { retry_after_ms: -1 })).toBeUndefined();
-    expect(rateLimitDelay(undefined, { retry_after_ms: Infinity })).toBeUndefined();
   });
 });
 
@@ -282,11 +281,39 @@ describe('transient failures', () => {
     await expect(s.call({ method: 'POST', body: { search_term: 'x' }, idempotency: 'safe' })).resolves.toEqual({ results: [] });
   });
 
-  it('a timeout is not retried, even for a GET: timeoutMs bounds the whole call', async () => {
-    nock(BASE).get(P).delay(300).reply(200, {});
+  it('a timed-out GET is retried within maxRetries, each attempt with its own timeoutMs', async () => {
+    nock(BASE).get(P).times(2).delay(300).reply(200, {}).get(P).reply(200, { ok: true });
     const { s, sent } = session();
-    expect(await rejection(s.call({}, { timeoutMs: 10 }))).toBeInstanceOf(TimeoutError);
+    await expect(s.call({}, { timeoutMs: 20 })).resolves.toEqual({ ok: true });
+    expect(sent).toEqual([`-> GET ${P}`, `-> GET ${P} (retry 1)`, `-> GET ${P} (retry 2)`]);
+    nock.abortPendingRequests();
+  });
+
+  it('a timed-out GET beyond maxRetries throws the TimeoutError', async () => {
+    nock(BASE).get(P).times(3).delay(300).reply(200, {});
+    const { s, sent } = session();
+    const e = await rejection(s.call({}, { timeoutMs: 10, maxRetries: 2 }));
+    expect(e).toBeInstanceOf(TimeoutError);
+    expect(e).toMatchObject({ timeoutMs: 10 });
+    expect(sent).toHaveLength(3);
+    nock.abortPendingRequests();
+  });
+
+  it('a timed-out PUT with a transaction ID is retried with the same path and body; the first reply lost does not matter', async () => {
+    const put = `/_matrix/client/v3/rooms/!r%3Ahs/send/m.room.message/txn9`;
+    nock(BASE).put(put, { body: 'hi' }).delay(300).reply(200, { event_id: '$e' }).put(put, { body: 'hi' }).reply(200, { event_id: '$e' });
+    const { s, sent } = session();
+    await expect(s.call({ method: 'PUT', path: put, body: { body: 'hi' }, idempotency: 'safe' }, { timeoutMs: 20 })).resolves.toEqual({ event_id: '$e' });
+    expect(sent).toHaveLength(2);
+    nock.abortPendingRequests();
+  });
+
+  it('a timed-out unsafe POST is NOT retried (it may have been acted on)', async () => {
+    nock(BASE).post(P).delay(300).reply(200, {});
+    const { s, sent } = session();
+    expect(await rejection(s.call({ method: 'POST', body: {} }, { timeoutMs: 10 }))).toBeInstanceOf(TimeoutError);
     expect(sent).toHaveLength(1);
+    nock.abortPendingRequests();
   });
 
   it('an abort during the backoff ends it with AbortError', async () => {
