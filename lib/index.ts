@@ -6,6 +6,7 @@ export {
   ValidationError,
   InvalidResponseError,
   ConnectionError,
+  ResponseTooLargeError,
   TimeoutError,
   AbortError,
   NotLoggedInError,
