@@ -534,6 +534,8 @@ describe('input to the core', () => {
     ['backoffMaxMs', { backoffMaxMs: -1 }],
     ['logger', { logger: 'console' }],
     ['baseUrl', { baseUrl: 'ftp://x' }],
+    ['maxResponseBytes', { maxResponseBytes: 0 }],
+    ['maxResponseBytes', { maxResponseBytes: '1 MB' }],
   ])('session options: a bad %s is a ValidationError at construction', (_what, bad) => {
     expect(() => new MatrixSession({ baseUrl: BASE, ...(bad as object) } as SessionOptions)).toThrow(ValidationError);
   });
@@ -545,6 +547,30 @@ describe('input to the core', () => {
     expect(await rejection(s.call({ method: 'POST', body: cyclic }))).toBeInstanceOf(ValidationError);
     expect(await rejection(s.call({ method: 'POST', body: { n: 10n } }))).toBeInstanceOf(ValidationError);
     expect(sent()).toEqual([]);
+  });
+
+  it.each([
+    ['a query', 'http://hs.test/?x=', 'must not have a query (?…)'],
+    ['a fragment', 'http://hs.test/#x', 'must not have a fragment (#…)'],
+    ['user info', 'http://user:pass@hs.test', 'must not contain user info (user:password@)'],
+    ['surrounding whitespace', ' http://hs.test ', 'must not have leading or trailing whitespace'],
+    ['another scheme', 'ws://hs.test', 'must use the http:// or https:// scheme'],
+  ])('a base URL with %s is refused at construction, naming the rule', (_what, baseUrl, rule) => {
+    let error: unknown;
+    try {
+      new TestSession({ baseUrl, accessToken: ACCESS });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ parameter: 'baseUrl', rule });
+  });
+
+  it('a base URL with a path prefix (a homeserver behind a reverse-proxy path) keeps it in front of every path', async () => {
+    nock(BASE).get(`/matrix${P}`).query({ a: '1' }).reply(200, { prefixed: true });
+    const s = new TestSession({ baseUrl: `${BASE}/matrix/`, accessToken: ACCESS });
+    expect(s.baseUrl).toBe(`${BASE}/matrix`);
+    await expect(s.call({ query: { a: '1' } })).resolves.toEqual({ prefixed: true });
   });
 
   it('a trailing slash on the base URL is dropped', async () => {
