@@ -47,9 +47,9 @@ useTransportFaults();
 const timers: number[] = [];
 beforeEach(() => {
   const real = global.setTimeout;
-  jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number, ...args: unknown[]) => {
+  jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
     timers.push(ms ?? 0);
-    return real(fn, ms, ...args);
+    return real(fn, ms);
   }) as typeof setTimeout);
 });
 afterEach(() => {

@@ -195,6 +195,60 @@ describe('resilience against a real Synapse', () => {
     expect(proxy.counters.requests).toBe(COUNT + retries);
   });
 
+  it('100 messages through stalled replies (longer than the timeout) and truncated replies: each lands once, none rejected', async () => {
+    const direct = await registered('stalls');
+    const sender = direct.session.userId!;
+    const { room_id: roomId } = await direct.session.rooms.create({ name: 'stalls and truncation' });
+
+    const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const proxy = await startFaultProxy(env.baseUrl, {
+      seed,
+      stallRate: 0.08, // forwarded and acted on; the reply never comes: the client's timeout ends it
+      truncateRate: 0.12, // forwarded and acted on; the reply is cut in half
+      maxFaultsPerRequest: 2, // below maxRetries (3): the outcome is the SDK's, not the dice's
+    });
+    proxies.push(proxy);
+    const viaProxy = tracked({
+      baseUrl: proxy.url,
+      accessToken: direct.session.getAccessToken(),
+      userId: sender,
+      deviceId: direct.session.deviceId,
+      // Far above what a send takes, so only a stalled reply times out.
+      timeoutMs: 5_000,
+      backoffBaseMs: 5,
+      backoffMaxMs: 40,
+    });
+
+    const COUNT = 100;
+    const run = uniqueName('stall');
+    const bodyOf = (i: number) => `${run} message ${i}`;
+    const outcomes = await pool(COUNT, 8, (i) => traced('stalled send', () => viaProxy.session.rooms.sendText(roomId, bodyOf(i))));
+
+    const failures = outcomes.filter((o) => !o.ok);
+    const counts = await readBodies(direct.session, roomId, sender);
+    const duplicates = [...counts.values()].reduce((n, c) => n + c - 1, 0);
+    const retries = viaProxy.logs.filter((l) => l.startsWith('->') && l.includes('(retry ')).length;
+    const timeouts = viaProxy.logs.filter((l) => l.startsWith('<- TimeoutError')).length;
+    const cutShort = viaProxy.logs.filter((l) => l.startsWith('<- ConnectionError')).length;
+    const eventIds = new Set(outcomes.flatMap((o) => (o.ok ? [o.value.event_id] : [])));
+    console.log(
+      `[resilience] stalls: seed=${seed} sent=${COUNT} landed=${counts.size} duplicates=${duplicates} failed=${failures.length} ` +
+        `retries=${retries} stalled=${proxy.counters.stalled} truncated=${proxy.counters.truncated} timeouts=${timeouts} cut=${cutShort}`,
+    );
+    expect(failures).toEqual([]);
+    expect(counts.size).toBe(COUNT);
+    expect(duplicates).toBe(0);
+    expect([...counts.keys()].every((b) => b.startsWith(run))).toBe(true);
+    expect(eventIds.size).toBe(COUNT); // each retry got the first attempt's event back (same txnId)
+    expect(proxy.counters.stalled).toBeGreaterThan(0);
+    expect(proxy.counters.truncated).toBeGreaterThan(0);
+    // Each fault cost exactly one retry, seen by the client as what it was.
+    expect(timeouts).toBe(proxy.counters.stalled);
+    expect(cutShort).toBe(proxy.counters.truncated);
+    expect(retries).toBe(proxy.faults());
+    expect(proxy.counters.requests).toBe(COUNT + retries);
+  });
+
   describe('rate limits', () => {
     let adminToken: string;
     beforeAll(async () => {
@@ -206,25 +260,29 @@ describe('resilience against a real Synapse', () => {
       adminToken = admin.access_token;
     });
 
-    it('a burst of 50 against a low limit: every message lands once, after rateLimited waits', async () => {
-      // Enough retries to outlast the limiter: 50 at once against a burst of 10 take several rounds.
+    it('a burst of 12 against a low limit (2/s, burst 2): every message lands once, after rateLimited waits', async () => {
+      // Synapse counts a send when it is about to persist it, one event at a time per room. A
+      // limit the server's own pace can outrun (50/s before) was never reached on a loaded
+      // machine; 2/s is reached unless each event takes over 500 ms: any burst above 2 hits it.
+      const COUNT = 12;
+      // Enough retries to outlast the limiter: 12 at once at 2 a second take about 6 rounds.
       const t = await registered('burst', { maxRetries: 50 });
       const s = t.session;
       // The room first: createRoom counts against the same per-user limiter.
       const { room_id: roomId } = await s.rooms.create({});
-      await overrideRatelimit(env.baseUrl, adminToken, s.userId!, { messagesPerSecond: 50, burstCount: 10 });
+      await overrideRatelimit(env.baseUrl, adminToken, s.userId!, { messagesPerSecond: 2, burstCount: 2 });
       const run = uniqueName('burst');
       const outcomes = await Promise.allSettled(
-        Array.from({ length: 50 }, (_, i) => traced('burst send', () => s.rooms.sendText(roomId, `${run} ${i}`))),
+        Array.from({ length: COUNT }, (_, i) => traced('burst send', () => s.rooms.sendText(roomId, `${run} ${i}`))),
       );
       expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
       const counts = await readBodies(s, roomId, s.userId!);
       const mine = [...counts.entries()].filter(([b]) => b.startsWith(run));
-      expect(mine).toHaveLength(50);
+      expect(mine).toHaveLength(COUNT);
       expect(mine.every(([, n]) => n === 1)).toBe(true);
 
       const limited = (t.events.rateLimited ?? []) as Array<{ method: string; path: string; delayMs: number; attempt: number }>;
-      console.log(`[resilience] burst of 50: ${limited.length} rateLimited waits, longest ${Math.max(...limited.map((l) => l.delayMs))} ms`);
+      console.log(`[resilience] burst of ${COUNT}: ${limited.length} rateLimited waits, longest ${Math.max(...limited.map((l) => l.delayMs))} ms`);
       expect(limited.length).toBeGreaterThan(0);
       for (const l of limited) {
         expect(l.method).toBe('PUT');
@@ -304,7 +362,7 @@ describe('resilience against a real Synapse', () => {
     });
 
     it('ends with TimeoutError at the configured time, not before it, and well before the default', async () => {
-      const { session } = tracked({ baseUrl: blackhole.url, accessToken: token, userId, timeoutMs: 700 });
+      const { session } = tracked({ baseUrl: blackhole.url, accessToken: token, userId, timeoutMs: 700, maxRetries: 0 });
       const before = blackhole.counters.requests;
       const started = performance.now();
       const e = await rejection(traced('timeout', () => session.account.whoami()));
@@ -313,7 +371,18 @@ describe('resilience against a real Synapse', () => {
       expect((e as TimeoutError).timeoutMs).toBe(700);
       expect(elapsed).toBeGreaterThanOrEqual(700 - 5); // timer granularity
       expect(elapsed).toBeLessThan(15_000); // the default would be 30 s
-      expect(blackhole.counters.requests - before).toBe(1); // a timeout is not retried
+      expect(blackhole.counters.requests - before).toBe(1); // maxRetries: 0
+    });
+
+    it('a timed-out GET (safe) is sent again within maxRetries; a timed-out unsafe POST is not', async () => {
+      const { session } = tracked({ baseUrl: blackhole.url, accessToken: token, userId, timeoutMs: 200, maxRetries: 2, backoffBaseMs: 1 });
+      const before = blackhole.counters.requests;
+      expect(await rejection(traced('timeout retried', () => session.account.whoami()))).toBeInstanceOf(TimeoutError);
+      expect(blackhole.counters.requests - before).toBe(3);
+      expect(blackhole.seen.slice(-3).map((r) => r.path)).toEqual(Array(3).fill('/_matrix/client/v3/account/whoami'));
+      const mid = blackhole.counters.requests;
+      expect(await rejection(traced('timeout unsafe', () => session.rooms.create({})))).toBeInstanceOf(TimeoutError);
+      expect(blackhole.counters.requests - mid).toBe(1);
     });
 
     it('an aborted request ends with AbortError and the proxy sees no further request', async () => {
