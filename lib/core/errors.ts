@@ -126,6 +126,7 @@ export class ResponseTooLargeError extends MatrixSessionError {
   }
 }
 
+/** An attempt got no complete reply within its `timeoutMs` (safe requests are retried first). */
 export class TimeoutError extends MatrixSessionError {
   override name = 'TimeoutError';
   constructor(
@@ -136,6 +137,7 @@ export class TimeoutError extends MatrixSessionError {
   }
 }
 
+/** The caller's `signal` fired, or the session was closed. */
 export class AbortError extends MatrixSessionError {
   override name = 'AbortError';
   constructor(target?: RequestTarget) {
