@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { AbortError, MatrixError, MatrixSession, TimeoutError, type SessionOptions } from '../../lib';
 import { overrideRatelimit, registerWithSharedSecret } from '../harness/admin';
 import { itEnv, uniqueName } from '../harness/env';
-import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy';
+import { startFaultProxy, type FaultProxy, type FaultSettings } from '../harness/fault-proxy';
 import { PASSWORD } from './helpers';
 
 const env = itEnv();
@@ -127,6 +127,78 @@ async function pool<T>(count: number, width: number, job: (i: number) => Promise
   return out;
 }
 
+/** What `sendThroughFaults` measured. */
+interface FaultRun {
+  count: number;
+  proxy: FaultProxy;
+  logs: string[];
+  failures: unknown[];
+  counts: Map<string, number>;
+  expected: Set<string>;
+  eventIds: Set<string>;
+  retries: number;
+}
+
+/**
+ * Sends `count` messages, 8 at a time, through a fault proxy in front of Synapse, with the
+ * token of a directly registered user (the same device: Synapse de-duplicates by device and
+ * txnId), then reads the room back directly. At most 2 faults per request, below the default
+ * maxRetries (3): whether a message lands depends on the SDK, not on the dice.
+ */
+async function sendThroughFaults(label: string, count: number, faults: Partial<FaultSettings>, options: Partial<SessionOptions> = {}): Promise<FaultRun> {
+  const direct = await registered(label);
+  const sender = direct.session.userId!;
+  const { room_id: roomId } = await direct.session.rooms.create({ name: label });
+  const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const proxy = await startFaultProxy(env.baseUrl, { seed, maxFaultsPerRequest: 2, ...faults });
+  proxies.push(proxy);
+  const viaProxy = tracked({
+    baseUrl: proxy.url,
+    accessToken: direct.session.getAccessToken(),
+    userId: sender,
+    deviceId: direct.session.deviceId,
+    backoffBaseMs: 5,
+    backoffMaxMs: 40,
+    ...options,
+  });
+  const tag = uniqueName(label);
+  const bodyOf = (i: number) => `${tag} message ${i}`;
+  const started = Date.now();
+  const outcomes = await pool(count, 8, (i) => traced(`${label} send`, () => viaProxy.session.rooms.sendText(roomId, bodyOf(i))));
+  const sendMs = Date.now() - started;
+  const run: FaultRun = {
+    count,
+    proxy,
+    logs: viaProxy.logs,
+    failures: outcomes.filter((o) => !o.ok),
+    counts: await readBodies(direct.session, roomId, sender),
+    expected: new Set(Array.from({ length: count }, (_, i) => bodyOf(i))),
+    eventIds: new Set(outcomes.flatMap((o) => (o.ok ? [o.value.event_id] : []))),
+    retries: viaProxy.logs.filter((l) => l.startsWith('->') && l.includes('(retry ')).length,
+  };
+  const c = proxy.counters;
+  console.log(
+    `[resilience] ${label}: seed=${seed} sent=${count} landed=${run.counts.size} failed=${run.failures.length} ` +
+      `retries=${run.retries} faults=${proxy.faults()} (reset=${c.reset} 502=${c.badGateway} stalled=${c.stalled} ` +
+      `truncated=${c.truncated} delayed=${c.delayed} proxied=${c.requests}) in ${sendMs} ms`,
+  );
+  return run;
+}
+
+/** Every message landed exactly once, none was rejected, and each fault cost exactly one retry. */
+function expectEachLandedOnce(run: FaultRun): void {
+  expect(run.failures).toEqual([]);
+  expect([...run.expected].filter((b) => !run.counts.has(b))).toEqual([]); // lost
+  expect([...run.counts.values()].reduce((n, c) => n + c - 1, 0)).toBe(0); // duplicated
+  expect([...run.counts.keys()].filter((b) => !run.expected.has(b))).toEqual([]); // strangers
+  expect(run.counts.size).toBe(run.count);
+  // A lost reply was retried with the same txnId, so Synapse answered with the same event ID.
+  expect(run.eventIds.size).toBe(run.count);
+  // Nothing else was repeated.
+  expect(run.retries).toBe(run.proxy.faults());
+  expect(run.proxy.counters.requests).toBe(run.count + run.retries);
+}
+
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.close()));
   await Promise.all(proxies.map((p) => p.close()));
@@ -134,119 +206,33 @@ afterAll(async () => {
 
 describe('resilience against a real Synapse', () => {
   it('300 messages, 8 at a time, through resets, 502s and delays: zero lost, zero duplicated', async () => {
-    const direct = await registered('faults');
-    const sender = direct.session.userId!;
-    const { room_id: roomId } = await direct.session.rooms.create({ name: 'fault injection' });
-
-    const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const proxy = await startFaultProxy(env.baseUrl, {
-      seed,
+    const run = await sendThroughFaults('faults', 300, {
       resetRate: 0.12, // forwarded, acted on by Synapse, then the connection is reset: the reply is lost
       badGatewayRate: 0.1,
       delayRate: 0.1,
       delayMs: 40,
-      // Below the default maxRetries (3): whether a message lands depends on the SDK, not on the dice.
-      maxFaultsPerRequest: 2,
     });
-    proxies.push(proxy);
-    // The same token, so the same device: Synapse de-duplicates by (device, txnId).
-    const viaProxy = tracked({
-      baseUrl: proxy.url,
-      accessToken: direct.session.getAccessToken(),
-      userId: sender,
-      deviceId: direct.session.deviceId,
-      backoffBaseMs: 5,
-      backoffMaxMs: 40,
-    });
-
-    const COUNT = 300;
-    const run = uniqueName('run');
-    const bodyOf = (i: number) => `${run} message ${i}`;
-    const started = Date.now();
-    const outcomes = await pool(COUNT, 8, (i) => traced('send', () => viaProxy.session.rooms.sendText(roomId, bodyOf(i))));
-    const sendMs = Date.now() - started;
-
-    const failures = outcomes.filter((o) => !o.ok);
-    const counts = await readBodies(direct.session, roomId, sender);
-    const expected = new Set(Array.from({ length: COUNT }, (_, i) => bodyOf(i)));
-    const lost = [...expected].filter((b) => !counts.has(b));
-    const duplicates = [...counts.values()].reduce((n, c) => n + c - 1, 0);
-    const strangers = [...counts.keys()].filter((b) => !expected.has(b));
-    const retries = viaProxy.logs.filter((l) => l.startsWith('->') && l.includes('(retry ')).length;
-    const eventIds = new Set(outcomes.flatMap((o) => (o.ok ? [o.value.event_id] : [])));
-
-    console.log(
-      `[resilience] seed=${seed} sent=${COUNT} landed=${counts.size} duplicates=${duplicates} lost=${lost.length} ` +
-        `failed=${failures.length} retries=${retries} faults=${proxy.faults()} ` +
-        `(reset=${proxy.counters.reset} 502=${proxy.counters.badGateway} delayed=${proxy.counters.delayed} ` +
-        `proxied=${proxy.counters.requests}) in ${sendMs} ms`,
-    );
-    expect(failures).toEqual([]);
-    expect(lost).toEqual([]);
-    expect(duplicates).toBe(0);
-    expect(strangers).toEqual([]);
-    expect(counts.size).toBe(COUNT);
-    // A lost reply was retried with the same txnId, so Synapse answered with the same event ID.
-    expect(eventIds.size).toBe(COUNT);
-    // The faults happened, and each cost exactly one retry: nothing else was repeated.
-    expect(proxy.counters.reset).toBeGreaterThan(0);
-    expect(proxy.counters.badGateway).toBeGreaterThan(0);
-    expect(retries).toBe(proxy.faults());
-    expect(proxy.counters.requests).toBe(COUNT + retries);
+    expectEachLandedOnce(run);
+    expect(run.proxy.counters.reset).toBeGreaterThan(0);
+    expect(run.proxy.counters.badGateway).toBeGreaterThan(0);
   });
 
   it('100 messages through stalled replies (longer than the timeout) and truncated replies: each lands once, none rejected', async () => {
-    const direct = await registered('stalls');
-    const sender = direct.session.userId!;
-    const { room_id: roomId } = await direct.session.rooms.create({ name: 'stalls and truncation' });
-
-    const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const proxy = await startFaultProxy(env.baseUrl, {
-      seed,
-      stallRate: 0.08, // forwarded and acted on; the reply never comes: the client's timeout ends it
-      truncateRate: 0.12, // forwarded and acted on; the reply is cut in half
-      maxFaultsPerRequest: 2, // below maxRetries (3): the outcome is the SDK's, not the dice's
-    });
-    proxies.push(proxy);
-    const viaProxy = tracked({
-      baseUrl: proxy.url,
-      accessToken: direct.session.getAccessToken(),
-      userId: sender,
-      deviceId: direct.session.deviceId,
-      // Far above what a send takes, so only a stalled reply times out.
-      timeoutMs: 5_000,
-      backoffBaseMs: 5,
-      backoffMaxMs: 40,
-    });
-
-    const COUNT = 100;
-    const run = uniqueName('stall');
-    const bodyOf = (i: number) => `${run} message ${i}`;
-    const outcomes = await pool(COUNT, 8, (i) => traced('stalled send', () => viaProxy.session.rooms.sendText(roomId, bodyOf(i))));
-
-    const failures = outcomes.filter((o) => !o.ok);
-    const counts = await readBodies(direct.session, roomId, sender);
-    const duplicates = [...counts.values()].reduce((n, c) => n + c - 1, 0);
-    const retries = viaProxy.logs.filter((l) => l.startsWith('->') && l.includes('(retry ')).length;
-    const timeouts = viaProxy.logs.filter((l) => l.startsWith('<- TimeoutError')).length;
-    const cutShort = viaProxy.logs.filter((l) => l.startsWith('<- ConnectionError')).length;
-    const eventIds = new Set(outcomes.flatMap((o) => (o.ok ? [o.value.event_id] : [])));
-    console.log(
-      `[resilience] stalls: seed=${seed} sent=${COUNT} landed=${counts.size} duplicates=${duplicates} failed=${failures.length} ` +
-        `retries=${retries} stalled=${proxy.counters.stalled} truncated=${proxy.counters.truncated} timeouts=${timeouts} cut=${cutShort}`,
+    const run = await sendThroughFaults(
+      'stalls',
+      100,
+      {
+        stallRate: 0.08, // forwarded and acted on; the reply never comes: the client's timeout ends it
+        truncateRate: 0.12, // forwarded and acted on; the reply is cut in half
+      },
+      { timeoutMs: 5_000 }, // far above what a send takes, so only a stalled reply times out
     );
-    expect(failures).toEqual([]);
-    expect(counts.size).toBe(COUNT);
-    expect(duplicates).toBe(0);
-    expect([...counts.keys()].every((b) => b.startsWith(run))).toBe(true);
-    expect(eventIds.size).toBe(COUNT); // each retry got the first attempt's event back (same txnId)
-    expect(proxy.counters.stalled).toBeGreaterThan(0);
-    expect(proxy.counters.truncated).toBeGreaterThan(0);
-    // Each fault cost exactly one retry, seen by the client as what it was.
-    expect(timeouts).toBe(proxy.counters.stalled);
-    expect(cutShort).toBe(proxy.counters.truncated);
-    expect(retries).toBe(proxy.faults());
-    expect(proxy.counters.requests).toBe(COUNT + retries);
+    expectEachLandedOnce(run);
+    expect(run.proxy.counters.stalled).toBeGreaterThan(0);
+    expect(run.proxy.counters.truncated).toBeGreaterThan(0);
+    // Each fault was seen by the client as what it was.
+    expect(run.logs.filter((l) => l.startsWith('<- TimeoutError'))).toHaveLength(run.proxy.counters.stalled);
+    expect(run.logs.filter((l) => l.startsWith('<- ConnectionError'))).toHaveLength(run.proxy.counters.truncated);
   });
 
   describe('rate limits', () => {
