@@ -56,7 +56,10 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export interface RequestOptions {
   /** Aborts the request (and any wait for a retry); it then fails with AbortError. */
   signal?: AbortSignal;
-  /** Per-attempt timeout; the request fails with TimeoutError when it passes. */
+  /**
+   * Per-attempt timeout. When it passes, a safe request is sent again (within maxRetries);
+   * otherwise the call fails with TimeoutError.
+   */
   timeoutMs?: number;
   /** Overrides the session's `maxRetries` for this call. */
   maxRetries?: number;
@@ -122,7 +125,8 @@ type Outcome = { response: AxiosResponse<string> } | { failure: MatrixSessionErr
 
 /**
  * The one pipeline every endpoint goes through: auth header, URL building, JSON, timeouts
- * and cancellation, error mapping, 429 and transient-failure retries, token refresh.
+ * and cancellation, the reply size cap, error mapping (secrets redacted), 429 / 503 and
+ * transient-failure retries, token refresh.
  */
 export class RequestCore {
   readonly credentials = new Credentials();
