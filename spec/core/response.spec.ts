@@ -17,14 +17,14 @@ function reason(body: unknown, fields: Record<string, FieldRule>): string | unde
 
 describe('parseSuccess with field rules', () => {
   it.each([
-    ['string', 'any text, even empty', ''],
-    ['token', 'syt_abc-DEF.123~+/=', 'syt_abc-DEF.123~+/='],
-    ['userId', '@a:hs.test', '@a:hs.test'],
-    ['deviceId', 'DEVICE', 'DEVICE'],
-    ['int', 0, 0],
-    ['boolean', false, false],
-    ['object', { a: 1 }, { a: 1 }],
-    ['array', [1], [1]],
+    ['string', ''],
+    ['token', 'syt_abc-DEF.123~+/='],
+    ['userId', '@a:hs.test'],
+    ['deviceId', 'DEVICE'],
+    ['int', 0],
+    ['boolean', false],
+    ['object', { a: 1 }],
+    ['array', [1]],
   ] as const)('%s accepts %j', (rule, value) => {
     expect(reason({ f: value }, { f: rule })).toBeUndefined();
   });
