@@ -113,6 +113,7 @@ export class ConnectionError extends MatrixSessionError {
  */
 export class ResponseTooLargeError extends MatrixSessionError {
   override name = 'ResponseTooLargeError';
+  /** The request's method and (encoded) path. */
   readonly method: string;
   readonly path: string;
   constructor(

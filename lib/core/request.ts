@@ -133,6 +133,7 @@ export class RequestCore {
   readonly baseUrl: string;
   readonly retry: RetrySettings;
   readonly timeoutMs: number;
+  /** The session's reply size cap in bytes (`maxResponseBytes`, default 64 MiB). */
   readonly maxResponseBytes: number;
   #logger?: (line: string) => void;
   #http: AxiosInstance;
