@@ -4,6 +4,7 @@
 import { inspect } from 'node:util';
 import { AbortError, MatrixError, MatrixSession, TimeoutError, type SessionOptions } from '../../lib';
 import { overrideRatelimit, registerWithSharedSecret } from '../harness/admin';
+import { debug } from '../harness/debug';
 import { itEnv, uniqueName } from '../harness/env';
 import { startFaultProxy, type FaultProxy, type FaultSettings } from '../harness/fault-proxy';
 import { PASSWORD } from './helpers';
@@ -177,7 +178,7 @@ async function sendThroughFaults(label: string, count: number, faults: Partial<F
     retries: viaProxy.logs.filter((l) => l.startsWith('->') && l.includes('(retry ')).length,
   };
   const c = proxy.counters;
-  console.log(
+  debug(
     `[resilience] ${label}: seed=${seed} sent=${count} landed=${run.counts.size} failed=${run.failures.length} ` +
       `retries=${run.retries} faults=${proxy.faults()} (reset=${c.reset} 502=${c.badGateway} stalled=${c.stalled} ` +
       `truncated=${c.truncated} delayed=${c.delayed} proxied=${c.requests}) in ${sendMs} ms`,
@@ -268,7 +269,7 @@ describe('resilience against a real Synapse', () => {
       expect(mine.every(([, n]) => n === 1)).toBe(true);
 
       const limited = (t.events.rateLimited ?? []) as Array<{ method: string; path: string; delayMs: number; attempt: number }>;
-      console.log(`[resilience] burst of ${COUNT}: ${limited.length} rateLimited waits, longest ${Math.max(...limited.map((l) => l.delayMs))} ms`);
+      debug(`[resilience] burst of ${COUNT}: ${limited.length} rateLimited waits, longest ${Math.max(0, ...limited.map((l) => l.delayMs))} ms`);
       expect(limited.length).toBeGreaterThan(0);
       for (const l of limited) {
         expect(l.method).toBe('PUT');
@@ -327,7 +328,7 @@ describe('resilience against a real Synapse', () => {
       await new Promise((r) => setTimeout(r, 150));
     }
     const refreshes = t.logs.filter((l) => l === '-> POST /_matrix/client/v3/refresh').length;
-    console.log(`[resilience] refresh: ${calls} calls over 16 s, ${refreshes} refreshes, ${changed.length} tokenChanged, ${failures.length} failures`);
+    debug(`[resilience] refresh: ${calls} calls over 16 s, ${refreshes} refreshes, ${changed.length} tokenChanged, ${failures.length} failures`);
     expect(failures).toEqual([]);
     expect(changed.length).toBeGreaterThanOrEqual(3);
     expect(refreshes).toBe(changed.length); // one refresh per expiry, never one per waiting request
