@@ -1,7 +1,7 @@
 // `npm run demo`: two users talk in a new room on a homeserver, and the transcript is printed.
 // It starts a throwaway local Synapse (the test harness's) unless MATRIX_BASE_URL is set.
 import { rmSync } from 'node:fs';
-import { MatrixSession } from '../lib';
+import { MatrixSession } from 'matrix-session';
 import { startSynapse, type SynapseHandle } from '../spec/harness/synapse';
 
 async function main(): Promise<void> {

@@ -6,14 +6,16 @@ export {
   ValidationError,
   InvalidResponseError,
   ConnectionError,
+  ResponseTooLargeError,
   TimeoutError,
   AbortError,
   NotLoggedInError,
 } from './core/errors';
 export { RequestCore, type RequestOptions, type RequestSpec, type HttpMethod, type CoreOptions } from './core/request';
+export type { FieldRule, FieldType } from './core/response';
 export { path } from './core/path';
 export { Resource } from './resources/resource';
-export { Auth, type AuthDict, type ThreepidCreds } from './auth/builders';
+export { Auth, authSecrets, type AuthDict, type ThreepidCreds } from './auth/builders';
 export { runUia, type UiaAuth, type UiaContext, type UiaFlow, type StageAnswer } from './auth/uia';
 export * from './resources/account';
 export * from './resources/server';

@@ -64,9 +64,8 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
 
   constructor(options: SessionOptions) {
     super();
-    if (typeof options?.baseUrl !== 'string' || !/^https?:\/\/[^/\s]+/.test(options.baseUrl)) {
-      throw new ValidationError('baseUrl', 'must be an http:// or https:// URL');
-    }
+    if (typeof options !== 'object' || options === null) throw new ValidationError('baseUrl', 'is required (options must be an object)');
+    check.baseUrl('baseUrl', options.baseUrl);
     checkCredentials(options);
     this.core = new RequestCore(options, {
       rateLimited: (info) => this.notify('rateLimited', info),

@@ -18,7 +18,10 @@ const require = createRequire(import.meta.url);
 
 rmSync(staging, { recursive: true, force: true });
 try {
-  const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+  // TypeScript 7 (the native compiler) builds; the `typescript` package (6.x) is kept for
+  // the tools that need its JavaScript API (ts-jest, typedoc).
+  // (Its package exports no ./bin/tsc, so the script is found next to its package.json.)
+  const tsc = join(dirname(require.resolve('typescript-7/package.json', { paths: [root] })), 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', join(staging, 'cjs')], {
     stdio: 'inherit',
   });
@@ -39,7 +42,8 @@ try {
 
   rmSync(dist, { recursive: true, force: true });
   renameSync(staging, dist);
-  console.log(`built dist/cjs and dist/esm (${names.length} exports)`);
+  // On stderr: `npm pack --json` runs this as prepack, and its stdout must stay JSON.
+  console.error(`built dist/cjs and dist/esm (${names.length} exports)`);
 } catch (error) {
   rmSync(staging, { recursive: true, force: true });
   console.error(`build failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -5,9 +5,9 @@
 // rewrites the work tree's dist/ while something else (the benchmark, a linked app, another
 // run of this spec) reads it. One build, one pack, one install for the whole file.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -37,24 +37,34 @@ interface PackResult {
 let work: string;
 let consumer: string;
 let packed: PackResult;
+let tarball: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'matrix-session-pack-'));
+  // What a clean clone holds: the tracked files and new ones not ignored, so no dist/ (npm
+  // pack must build it through `prepack`) and no other leftovers of this work tree.
   const src = join(work, 'src');
-  for (const entry of ['lib', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'CHANGELOG.md', 'LICENSE']) {
-    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(src, entry), { recursive: true });
+  const files = (await sh('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], ROOT)).split('\0').filter(Boolean);
+  for (const file of files) {
+    if (file.startsWith('node_modules/') || !existsSync(join(ROOT, file))) continue;
+    mkdirSync(dirname(join(src, file)), { recursive: true });
+    copyFileSync(join(ROOT, file), join(src, file));
   }
+  expect(existsSync(join(src, 'dist'))).toBe(false);
   symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'), 'dir');
 
-  await sh('npm', ['run', 'build'], src);
   const out = await sh('npm', ['pack', '--json', '--pack-destination', work], src);
   [packed] = JSON.parse(out) as PackResult[];
+  tarball = join(work, packed.filename);
 
-  // A fresh project that depends on nothing but the tarball.
+  // A fresh project that depends on nothing but the tarball (and, for the type checks, the
+  // Node types an app on Node has anyway).
   consumer = join(work, 'consumer');
-  mkdirSync(consumer);
+  mkdirSync(join(consumer, 'node_modules', '@types'), { recursive: true });
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed.filename)], consumer);
+  await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], consumer);
+  symlinkSync(join(ROOT, 'node_modules', '@types', 'node'), join(consumer, 'node_modules', '@types', 'node'), 'dir');
+  symlinkSync(join(ROOT, 'node_modules', 'undici-types'), join(consumer, 'node_modules', 'undici-types'), 'dir');
 }, SLOW);
 
 afterAll(() => {
@@ -103,21 +113,49 @@ const probe = (load: string) => `
 `;
 
 describe('the packed tarball', () => {
-  it('holds dist/ (both entries and their types) and no sources or specs', () => {
+  it('is built by prepack from a clean clone: dist/ with source and declaration maps, the sources they point to, LICENSE', () => {
     const paths = packed.files.map((f) => f.path);
     for (const required of [
       'package.json',
+      'LICENSE',
+      'README.md',
+      'CHANGELOG.md',
       'dist/cjs/index.js',
+      'dist/cjs/index.js.map',
       'dist/cjs/index.d.ts',
+      'dist/cjs/index.d.ts.map',
       'dist/cjs/package.json',
       'dist/cjs/session.js',
       'dist/esm/index.mjs',
       'dist/esm/index.d.mts',
+      'lib/index.ts',
+      'lib/session.ts',
     ]) {
       expect(paths).toContain(required);
     }
-    expect(paths.filter((p) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$)/.test(p))).toEqual([]);
-    expect(paths.filter((p) => /\.ts$/.test(p) && !/\.d\.m?ts$/.test(p))).toEqual([]);
+    // Nothing else: no specs, scripts, benchmarks or configuration.
+    expect(paths.filter((p) => !/^(dist\/|lib\/.*\.ts$|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$)/.test(p))).toEqual([]);
+  });
+
+  it('has a map for every compiled file, and each map points at a shipped source', () => {
+    const paths = new Set(packed.files.map((f) => f.path));
+    const compiled = [...paths].filter((p) => /^dist\/cjs\/.*\.(js|d\.ts)$/.test(p));
+    expect(compiled.length).toBeGreaterThan(20);
+    const installed = join(consumer, 'node_modules', 'matrix-session');
+    for (const file of compiled) {
+      expect(paths).toContain(`${file}.map`);
+      const map = JSON.parse(readFileSync(join(installed, `${file}.map`), 'utf8')) as { sources: string[] };
+      for (const source of map.sources) expect(paths).toContain(join(dirname(file), source));
+    }
+  });
+
+  it('passes publint and "are the types wrong" (CommonJS and ESM, node10, node16, bundler)', async () => {
+    const bin = (pkg: string, file: string) => join(ROOT, 'node_modules', pkg, file);
+    const publint = await sh(process.execPath, [bin('publint', 'src/cli.js'), '--strict', join(consumer, 'node_modules', 'matrix-session')], work);
+    expect(publint).toMatch(/All good/);
+    const attw = await sh(process.execPath, [bin('@arethetypeswrong/cli', 'dist/index.js'), '--format', 'json', tarball], work);
+    const report = JSON.parse(attw) as { analysis: { problems: unknown[] } };
+    expect(report.analysis.problems).toEqual([]);
   });
 });
 
@@ -182,11 +220,16 @@ describe('the installed package', () => {
     expect(esm.exports).toEqual(expect.arrayContaining(['MatrixSession', 'MatrixError', 'Auth', 'runUia', 'ValidationError']));
   }, SLOW);
 
-  it('its types resolve for both module systems (node16 resolution, strict)', async () => {
+  // The oldest TypeScript the README promises and the current one; no skipLibCheck, so our
+  // declarations themselves are checked by each compiler. (6.x runs ts-jest and typedoc.)
+  const COMPILERS = ['typescript-5', 'typescript-7'];
+
+  it("its types, and the README's TypeScript snippets, compile with node16 and bundler resolution on TypeScript 5.0 and 7", async () => {
     const code = (importLine: string) => `${importLine}
       const s = new MatrixSession({ baseUrl: 'https://hs.example.org' });
       const d: AuthDict = Auth.dummy();
       s.on('login', (info) => info.userId.toUpperCase());
+      s.on('room.message', (roomId, event) => roomId.length + String(event.content.body).length);
       export async function f(): Promise<string | undefined> {
         try {
           await s.account.login(d);
@@ -196,18 +239,31 @@ describe('the installed package', () => {
         return s.userId;
       }
     `;
-    writeFileSync(join(consumer, 'types-esm.mts'), code("import { MatrixSession, MatrixError, Auth, type AuthDict } from 'matrix-session';"));
-    writeFileSync(
-      join(consumer, 'types-cjs.cts'),
-      code("import { MatrixSession, MatrixError, Auth } from 'matrix-session';\nimport type { AuthDict } from 'matrix-session';"),
-    );
-    writeFileSync(
-      join(consumer, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, types: [], skipLibCheck: true },
-        files: ['types-esm.mts', 'types-cjs.cts'],
-      }),
-    );
-    await sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], consumer);
+    const esm = "import { MatrixSession, MatrixError, Auth, type AuthDict } from 'matrix-session';";
+    writeFileSync(join(consumer, 'types-esm.mts'), code(esm));
+    writeFileSync(join(consumer, 'types-cjs.cts'), code("import { MatrixSession, MatrixError, Auth } from 'matrix-session';\nimport type { AuthDict } from 'matrix-session';"));
+    writeFileSync(join(consumer, 'types-bundler.ts'), code(esm));
+
+    // The README's snippets are ES modules (top-level await) and must compile as they stand.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+    expect(snippets.length).toBeGreaterThanOrEqual(4);
+    const files = snippets.map((snippet, i) => {
+      writeFileSync(join(consumer, `readme-${i}.mts`), `${snippet}\nexport {};\n`);
+      return `readme-${i}.mts`;
+    });
+
+    const strict = { target: 'ES2022', strict: true, noEmit: true, types: ['node'], noUnusedLocals: true };
+    const node16 = { compilerOptions: { ...strict, module: 'node16', moduleResolution: 'node16' }, files: ['types-esm.mts', 'types-cjs.cts', ...files] };
+    writeFileSync(join(consumer, 'tsconfig.node16.json'), JSON.stringify(node16));
+    writeFileSync(join(consumer, 'tsconfig.bundler.json'), JSON.stringify({ compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'bundler' }, files: ['types-bundler.ts'] }));
+    for (const compiler of COMPILERS) {
+      for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json']) await sh(process.execPath, [tsc(compiler), '-p', config], consumer);
+    }
   }, SLOW);
 });
+
+/** A compiler's command-line script (TypeScript 7 exports no ./bin path, so it is found beside its package.json). */
+function tsc(pkg: string): string {
+  return join(ROOT, 'node_modules', pkg, 'bin', 'tsc');
+}

@@ -56,6 +56,10 @@ const O = (v: unknown) => v as RequestOptions;
 
 // ---- session -----------------------------------------------------------------------------
 each('new MatrixSession', 'baseUrl', ['', 'hs.test', 'ftp://hs.test', 'http://', ...NOT_STRINGS], (_s, v) => new MatrixSession({ baseUrl: v }));
+each('new MatrixSession', 'baseUrl', ['http://hs.test/?x=', 'http://hs.test?', 'http://hs.test/#f', 'http://u:p@hs.test', 'http://@hs.test', ' http://hs.test', 'http://hs.test\n', 'javascript:alert(1)', 'ws://hs.test'], (_s, v) =>
+  new MatrixSession({ baseUrl: v }),
+);
+each('new MatrixSession', 'maxResponseBytes', [0, -1, 1.5, '65536', null, Infinity, 2 ** 53], (_s, v) => new MatrixSession({ baseUrl: BASE, maxResponseBytes: v }));
 each('new MatrixSession', 'timeoutMs', [0, -1, 1.5, '30000'], (_s, v) => new MatrixSession({ baseUrl: BASE, timeoutMs: v }));
 each('new MatrixSession', 'userId', ['alice', 42], (_s, v) => new MatrixSession({ baseUrl: BASE, userId: v } as SessionOptions));
 

@@ -23,6 +23,18 @@ function threepidCreds(c: ThreepidCreds) {
   return { sid: c.sid, client_secret: c.clientSecret, id_server: c.idServer, id_access_token: c.idAccessToken };
 }
 
+/** The fields of an auth dictionary that hold a secret (a password, a login or registration token). */
+const SECRET_FIELDS = ['password', 'token'] as const;
+
+/**
+ * The secrets an auth dictionary carries, for a request's `secrets`: the core redacts them
+ * from anything the server echoes into an error.
+ */
+export function authSecrets(auth: AuthDict | undefined): string[] {
+  if (typeof auth !== 'object' || auth === null) return [];
+  return SECRET_FIELDS.map((field) => auth[field]).filter((v): v is string => typeof v === 'string');
+}
+
 /**
  * Builders for login bodies and UIA stage answers, in the spec's wire format.
  * `Auth.password('alice', 'pw')` works for `account.login` and for any UIA endpoint.

@@ -1,3 +1,5 @@
+import { boundedCopy, clip, MAX_ERROR_TEXT, redact, secretList } from './scrub';
+
 /**
  * The error hierarchy. Every failure the SDK reports is one of these; none carries the
  * access token, the Authorization header or a raw axios object (which would hold both).
@@ -15,32 +17,46 @@ export interface RequestTarget {
   path: string;
 }
 
-/** The homeserver answered with an error (or with something that is not the spec's JSON). */
+/**
+ * The homeserver answered with an error (or with something that is not the spec's JSON).
+ * What the server wrote is kept with every secret the session held or sent replaced by
+ * `[redacted]`, its `error` text clipped to 4 096 characters, and `body` a bounded copy
+ * (32 levels, about 64 KiB of text), so printing or serialising the error is always safe.
+ */
 export class MatrixError extends MatrixSessionError {
   override name = 'MatrixError';
   readonly httpStatus: number;
   readonly errcode: string;
   readonly error: string;
+  /** A bounded, redacted copy of the parsed error body. */
   readonly body: Record<string, unknown>;
-  /** From `Retry-After` (preferred) or `retry_after_ms`, when the server gave one. */
+  /** 429 and 503: from `Retry-After` (preferred) or `retry_after_ms`, when the server gave one. */
   readonly retryAfterMs?: number;
   readonly softLogout: boolean;
   readonly method: string;
   readonly path: string;
 
+  /**
+   * @param body The parsed error body; it is copied (bounded) and not kept itself.
+   * @param secrets Strings to replace with `[redacted]` wherever the server's text holds
+   *   them (the request core passes the tokens and the request's passwords).
+   */
   constructor(
     target: RequestTarget,
     httpStatus: number,
     body: Record<string, unknown>,
     retryAfterMs?: number,
+    secrets: ReadonlyArray<string | undefined> = [],
   ) {
-    const errcode = typeof body.errcode === 'string' ? body.errcode : 'M_UNKNOWN';
-    const error = typeof body.error === 'string' ? body.error : `HTTP ${httpStatus}`;
+    const hidden = secretList(secrets);
+    const kept = boundedCopy(body, hidden) as Record<string, unknown>;
+    const errcode = typeof body.errcode === 'string' ? clip(redact(body.errcode, hidden), 255) : 'M_UNKNOWN';
+    const error = typeof body.error === 'string' ? clip(redact(body.error, hidden), MAX_ERROR_TEXT) : `HTTP ${httpStatus}`;
     super(`${errcode} (${httpStatus}) on ${target.method} ${target.path}: ${error}`);
     this.httpStatus = httpStatus;
     this.errcode = errcode;
     this.error = error;
-    this.body = body;
+    this.body = kept;
     this.retryAfterMs = retryAfterMs;
     this.softLogout = body.soft_logout === true;
     this.method = target.method;
@@ -90,6 +106,28 @@ export class ConnectionError extends MatrixSessionError {
   }
 }
 
+/**
+ * The reply was larger than `maxResponseBytes` (the session option, or the endpoint's own
+ * limit). The connection was closed at that point: the rest of the body was never read.
+ * Not retried: asking again would bring the same body.
+ */
+export class ResponseTooLargeError extends MatrixSessionError {
+  override name = 'ResponseTooLargeError';
+  /** The request's method and (encoded) path. */
+  readonly method: string;
+  readonly path: string;
+  constructor(
+    target: RequestTarget,
+    /** The limit that was passed, in bytes. */
+    readonly limitBytes: number,
+  ) {
+    super(`The response to ${target.method} ${target.path} is larger than ${limitBytes} bytes (maxResponseBytes); it was not read further`);
+    this.method = target.method;
+    this.path = target.path;
+  }
+}
+
+/** An attempt got no complete reply within its `timeoutMs` (safe requests are retried first). */
 export class TimeoutError extends MatrixSessionError {
   override name = 'TimeoutError';
   constructor(
@@ -100,6 +138,7 @@ export class TimeoutError extends MatrixSessionError {
   }
 }
 
+/** The caller's `signal` fired, or the session was closed. */
 export class AbortError extends MatrixSessionError {
   override name = 'AbortError';
   constructor(target?: RequestTarget) {

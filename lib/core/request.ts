@@ -6,28 +6,38 @@ import { Credentials } from './credentials';
 import {
   AbortError,
   ConnectionError,
-  InvalidResponseError,
   MatrixError,
   MatrixSessionError,
   NotLoggedInError,
+  ResponseTooLargeError,
   TimeoutError,
   ValidationError,
   type RequestTarget,
 } from './errors';
 import { queryString, type QueryValue } from './path';
+import { parseSuccess, toMatrixError, type FieldRule } from './response';
 import {
   backoffDelay,
+  clampDelay,
   DEFAULT_RETRY,
+  MAX_TIMER_MS,
   NEVER_SENT_CODES,
-  rateLimitDelay,
+  sleep,
   TRANSIENT_STATUS,
   type Idempotency,
   type RetrySettings,
 } from './retry';
 import { check } from './validate';
 
-/** setTimeout's ceiling: a longer delay fires at once (Node clamps it to 1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Default `maxResponseBytes`: far above any real JSON reply, far below what would hurt a process. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What axios reports, in its http adapter, for a body cut short: the connection closed before
+ * the Content-Length (or the last chunk) arrived. Ours is the clearer ConnectionError code.
+ */
+const AXIOS_TRUNCATED = 'stream has been aborted';
+const TRUNCATED_CODE = 'ERR_RESPONSE_TRUNCATED';
 
 /**
  * The connection pool: what Node's global agents do (keep-alive, most recently used socket
@@ -46,7 +56,10 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export interface RequestOptions {
   /** Aborts the request (and any wait for a retry); it then fails with AbortError. */
   signal?: AbortSignal;
-  /** Per-attempt timeout; the request fails with TimeoutError when it passes. */
+  /**
+   * Per-attempt timeout. When it passes, a safe request is sent again (within maxRetries);
+   * otherwise the call fails with TimeoutError.
+   */
   timeoutMs?: number;
   /** Overrides the session's `maxRetries` for this call. */
   maxRetries?: number;
@@ -66,6 +79,11 @@ export interface RequestSpec {
   idempotency?: Idempotency;
   /** Top-level fields a 2xx body must have; their absence is an InvalidResponseError. */
   required?: readonly string[];
+  /**
+   * Top-level fields of a 2xx body the SDK relies on, and what each must be
+   * (`user_id: 'userId'`, `refresh_token: 'token?'`); a mismatch is an InvalidResponseError.
+   */
+  fields?: Readonly<Record<string, FieldRule>>;
   /** The 2xx body is a JSON array (GET /rooms/{roomId}/state); anything else is an InvalidResponseError. */
   returnsArray?: boolean;
   /** Another origin than the session's base URL (server discovery). */
@@ -74,12 +92,24 @@ export interface RequestSpec {
   headers?: Record<string, string>;
   /** The endpoint's own default timeout (sync: its long-poll time plus a margin). */
   timeoutMs?: number;
+  /** This endpoint's own size limit for the reply, in place of the session's `maxResponseBytes`. */
+  maxResponseBytes?: number;
+  /**
+   * Secrets this request carries besides the tokens the core holds (passwords, a refresh
+   * token): replaced with `[redacted]` in anything the server writes into a MatrixError.
+   */
+  secrets?: ReadonlyArray<string | undefined>;
 }
 
 export interface CoreOptions extends Partial<RetrySettings> {
   baseUrl: string;
   /** Default per-attempt timeout, 30 s. */
   timeoutMs?: number;
+  /**
+   * Largest reply body read, in bytes (default 64 MiB), for every call, /sync included. A
+   * larger one fails with ResponseTooLargeError and its connection is closed unread.
+   */
+  maxResponseBytes?: number;
   /** Gets one line per request and per response. Never given tokens, passwords or bodies. */
   logger?: (line: string) => void;
 }
@@ -95,13 +125,16 @@ type Outcome = { response: AxiosResponse<string> } | { failure: MatrixSessionErr
 
 /**
  * The one pipeline every endpoint goes through: auth header, URL building, JSON, timeouts
- * and cancellation, error mapping, 429 and transient-failure retries, token refresh.
+ * and cancellation, the reply size cap, error mapping (secrets redacted), 429 / 503 and
+ * transient-failure retries, token refresh.
  */
 export class RequestCore {
   readonly credentials = new Credentials();
   readonly baseUrl: string;
   readonly retry: RetrySettings;
   readonly timeoutMs: number;
+  /** The session's reply size cap in bytes (`maxResponseBytes`, default 64 MiB). */
+  readonly maxResponseBytes: number;
   #logger?: (line: string) => void;
   #http: AxiosInstance;
   #closed = new AbortController();
@@ -124,8 +157,9 @@ export class RequestCore {
     private readonly hooks: CoreHooks,
   ) {
     check.object('options', options);
-    this.baseUrl = check.string('baseUrl', options.baseUrl, { max: 2048 }).replace(/\/+$/, '');
+    this.baseUrl = check.baseUrl('baseUrl', options.baseUrl);
     check.optional(options.timeoutMs, (v) => check.int('timeoutMs', v, { min: 1, max: MAX_TIMER_MS }));
+    check.optional(options.maxResponseBytes, (v) => check.int('maxResponseBytes', v, { min: 1 }));
     check.optional(options.maxRetries, (v) => check.int('maxRetries', v, { max: 1000 }));
     check.optional(options.maxRateLimitWaitMs, (v) => check.int('maxRateLimitWaitMs', v, { max: MAX_TIMER_MS }));
     check.optional(options.backoffBaseMs, (v) => check.int('backoffBaseMs', v, { max: MAX_TIMER_MS }));
@@ -134,6 +168,7 @@ export class RequestCore {
       throw new ValidationError('logger', 'must be a function');
     }
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.#logger = options.logger;
     this.retry = {
       maxRetries: options.maxRetries ?? DEFAULT_RETRY.maxRetries,
@@ -147,7 +182,8 @@ export class RequestCore {
     // compression is asked for (decompressing costs more than it saves on a LAN-near
     // homeserver); redirects are followed only where an endpoint opts in. `adapter: 'http'`
     // skips axios's adapter lookup; `proxy: false` is deliberately not set: it would drop the
-    // http(s)_proxy variables and, with axios 1.21 on Node 20, it is slower.
+    // http(s)_proxy variables and, with axios 1.21 on Node 20, it is slower. maxContentLength:
+    // axios counts the bytes as they arrive and destroys the socket when they pass it.
     this.#http = axios.create({
       adapter: 'http',
       httpAgent: new HttpAgent(AGENT_OPTIONS),
@@ -158,6 +194,7 @@ export class RequestCore {
       transformRequest: [(data: unknown) => data],
       decompress: false,
       maxRedirects: 0,
+      maxContentLength: this.maxResponseBytes,
       headers: { 'Accept-Encoding': 'identity', Accept: 'application/json' },
     });
   }
@@ -197,9 +234,7 @@ export class RequestCore {
       if ('failure' in outcome) {
         const error = outcome.failure;
         if (logging) this.#log(`<- ${error.name} ${spec.method} ${spec.path} ${Date.now() - started}ms retries=${attempt}`);
-        const repeatable =
-          error instanceof ConnectionError && (idempotency === 'safe' || !error.mayHaveReachedServer);
-        if (!repeatable || !retryable) throw error;
+        if (!isRepeatable(error, idempotency) || !retryable) throw error;
         await this.#sleep(backoffDelay(attempt, this.retry), options.signal, target);
         continue;
       }
@@ -208,12 +243,20 @@ export class RequestCore {
       if (logging) this.#log(`<- ${response.status} ${spec.method} ${spec.path} ${Date.now() - started}ms retries=${attempt}`);
       if (response.status >= 200 && response.status < 300) return parseSuccess<T>(target, response, spec);
 
-      const error = toMatrixError(target, response);
-      if (error.httpStatus === 429) {
-        // A 429 means the server did not act on the request, so even an unsafe one may be repeated.
+      const error = toMatrixError(target, response, [
+        token,
+        this.credentials.accessToken,
+        this.credentials.refreshToken,
+        ...(spec.secrets ?? []),
+      ]);
+      // A 429 means the server did not act on the request, so even an unsafe one may be
+      // repeated; a 503 that says when to come back is waited out alike, for a safe one only.
+      if (error.httpStatus === 429 || (error.httpStatus === 503 && error.retryAfterMs !== undefined && idempotency === 'safe')) {
         const delayMs = error.retryAfterMs ?? backoffDelay(attempt, this.retry);
         if (!retryable || delayMs > this.retry.maxRateLimitWaitMs) throw error;
-        this.hooks.rateLimited({ method: spec.method, path: spec.path, delayMs, attempt: attempt + 1 });
+        if (error.httpStatus === 429) {
+          this.hooks.rateLimited({ method: spec.method, path: spec.path, delayMs, attempt: attempt + 1 });
+        }
         await this.#sleep(delayMs, options.signal, target);
         continue;
       }
@@ -272,28 +315,19 @@ export class RequestCore {
     try {
       // The old refresh token stays valid until the new one is used, so a lost reply
       // can be retried safely.
-      const res = await this.request<{ access_token: string; refresh_token?: string; expires_in_ms?: number }>({
+      const res = await this.request<{ access_token: string; refresh_token?: string | null; expires_in_ms?: number | null }>({
         method: 'POST',
         path: REFRESH_PATH,
         body: { refresh_token: refreshToken },
         auth: 'none',
         idempotency: 'safe',
-        required: ['access_token'],
+        fields: { access_token: 'token', refresh_token: 'token?', expires_in_ms: 'int?' },
+        secrets: [refreshToken],
       });
-      if (typeof res.access_token !== 'string' || res.access_token === '') {
-        throw new InvalidResponseError({ method: 'POST', path: REFRESH_PATH }, 200, 'access_token is not a string');
-      }
       if (this.credentials.refreshToken !== refreshToken) return; // logged out or replaced meanwhile
-      this.credentials.rotate(
-        res.access_token,
-        typeof res.refresh_token === 'string' ? res.refresh_token : undefined,
-        typeof res.expires_in_ms === 'number' ? res.expires_in_ms : undefined,
-      );
-      this.hooks.tokenRefreshed({
-        accessToken: res.access_token,
-        refreshToken: res.refresh_token,
-        expiresInMs: res.expires_in_ms,
-      });
+      const next = { accessToken: res.access_token, refreshToken: res.refresh_token ?? undefined, expiresInMs: res.expires_in_ms ?? undefined };
+      this.credentials.rotate(next.accessToken, next.refreshToken, next.expiresInMs);
+      this.hooks.tokenRefreshed(next);
     } catch (error) {
       if (error instanceof MatrixError && error.httpStatus === 401 && this.credentials.refreshToken === refreshToken) {
         this.hooks.sessionExpired({ softLogout: error.softLogout, error });
@@ -320,7 +354,7 @@ export class RequestCore {
     };
     signal?.addEventListener('abort', abort);
     this.#inFlight.add(abort);
-    const timer = setTimeout(onTimeout, timeoutMs);
+    const timer = setTimeout(onTimeout, clampDelay(timeoutMs));
     const config: AxiosRequestConfig = {
       method: spec.method,
       url,
@@ -329,6 +363,7 @@ export class RequestCore {
     };
     if (body !== undefined) config.data = body;
     if (spec.followRedirects) config.maxRedirects = 5;
+    if (spec.maxResponseBytes !== undefined) config.maxContentLength = spec.maxResponseBytes;
     try {
       return { response: await this.#http.request<string>(config) };
     } catch (error) {
@@ -336,8 +371,7 @@ export class RequestCore {
       const target = { method: spec.method, path: spec.path };
       if (timedOut) return { failure: new TimeoutError(target, timeoutMs) };
       if (controller.signal.aborted) return { failure: new AbortError(target) };
-      const code = String((error as { code?: unknown }).code ?? 'UNKNOWN');
-      return { failure: new ConnectionError(target, code, !NEVER_SENT_CODES.has(code)) };
+      return { failure: transportFailure(target, error, spec.maxResponseBytes ?? this.maxResponseBytes) };
     } finally {
       clearTimeout(timer);
       this.#inFlight.delete(abort);
@@ -369,10 +403,9 @@ export class RequestCore {
   }
 
   #sleep(ms: number, signal: AbortSignal | undefined, target: RequestTarget): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const slept = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    const wake = new AbortController();
     // An aborted wait clears its timer, so a closed session leaves nothing pending.
-    return this.#race(slept, signal, target, () => clearTimeout(timer));
+    return this.#race(sleep(ms, wake.signal), signal, target, () => wake.abort());
   }
 
   /** Settles with `work`, or with an AbortError as soon as `signal` or the session is aborted. */
@@ -424,6 +457,27 @@ function checkRequestOptions(options: RequestOptions): void {
   check.optional(maxRetries, (v) => check.int('options.maxRetries', v, { max: 1000 }));
 }
 
+/**
+ * May a failed attempt be sent again? A connection failure: when the request is safe, or
+ * certainly never reached the server. A timeout: when it is safe (it may have been acted on).
+ */
+function isRepeatable(error: MatrixSessionError, idempotency: Idempotency): boolean {
+  if (error instanceof ConnectionError) return idempotency === 'safe' || !error.mayHaveReachedServer;
+  return error instanceof TimeoutError && idempotency === 'safe';
+}
+
+/** The typed error for what axios threw below HTTP: a reply too large, one cut short, or a connection failure. */
+function transportFailure(target: RequestTarget, error: unknown, limitBytes: number): MatrixSessionError {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === 'ERR_BAD_RESPONSE' && typeof message === 'string') {
+    if (message.startsWith('maxContentLength')) return new ResponseTooLargeError(target, limitBytes);
+    // The server answered (it acted on the request), then the connection broke mid-body.
+    if (message === AXIOS_TRUNCATED) return new ConnectionError(target, TRUNCATED_CODE, true);
+  }
+  const name = String(code ?? 'UNKNOWN');
+  return new ConnectionError(target, name, !NEVER_SENT_CODES.has(name));
+}
+
 function toJson(body: unknown): string {
   try {
     return JSON.stringify(body);
@@ -431,38 +485,4 @@ function toJson(body: unknown): string {
     // Cycles and BigInts: the caller's mistake, caught before anything is sent.
     throw new ValidationError('body', 'must be serialisable as JSON');
   }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function parseSuccess<T>(target: RequestTarget, response: AxiosResponse<string>, spec: RequestSpec): T {
-  const data = response.data === '' ? {} : parseJson(response.data);
-  if (typeof data !== 'object' || data === null) {
-    throw new InvalidResponseError(target, response.status, 'the body is not a JSON object or array');
-  }
-  if (spec.returnsArray && !Array.isArray(data)) {
-    throw new InvalidResponseError(target, response.status, 'the body is not a JSON array');
-  }
-  for (const field of spec.required ?? []) {
-    if (Array.isArray(data) || (data as Record<string, unknown>)[field] == null) {
-      throw new InvalidResponseError(target, response.status, `the required field "${field}" is missing`);
-    }
-  }
-  return data as T;
-}
-
-function toMatrixError(target: RequestTarget, response: AxiosResponse<string>): MatrixError {
-  const parsed = parseJson(response.data);
-  const body =
-    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : { errcode: 'M_UNKNOWN', error: `Non-JSON error response (HTTP ${response.status})` };
-  const retryAfter = response.status === 429 ? rateLimitDelay(response.headers['retry-after'], body) : undefined;
-  return new MatrixError(target, response.status, body, retryAfter);
 }

@@ -28,6 +28,9 @@ export type Idempotency = 'safe' | 'unsafe';
 
 export const TRANSIENT_STATUS = new Set([502, 503, 504]);
 
+/** Statuses whose `Retry-After` (or `retry_after_ms`) is read and honoured: rate limited, and unavailable. */
+export const RETRY_AFTER_STATUS = new Set([429, 503]);
+
 /** Error codes meaning the connection was never made, so nothing reached the server. */
 export const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -38,18 +41,52 @@ export function backoffDelay(attempt: number, s: RetrySettings): number {
 }
 
 /**
- * The delay a 429 asks for: the `Retry-After` header (seconds or an HTTP date) first, as
- * spec v1.10 prefers, then the deprecated `retry_after_ms` in the body.
+ * The delay a 429 or a 503 asks for: the `Retry-After` header (seconds or an HTTP date)
+ * first, as spec v1.10 prefers, then the deprecated `retry_after_ms` in the body. A delay
+ * too large for a number (400 digits, `1e400` in JSON) is given as Number.MAX_SAFE_INTEGER:
+ * "longer than any cap", never a value a timer would wrap around.
  */
 export function rateLimitDelay(retryAfterHeader: unknown, body: Record<string, unknown>): number | undefined {
   if (typeof retryAfterHeader === 'string' && retryAfterHeader.trim() !== '') {
     const value = retryAfterHeader.trim();
     const seconds = Number(value);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(Math.round(seconds * 1000), Number.MAX_SAFE_INTEGER);
+    if (/^\d+(\.\d*)?$/.test(value)) return Number.MAX_SAFE_INTEGER; // digits beyond a double's range
     // Every HTTP-date form starts with a day name; Date.parse alone would take "-5" for the year -5.
     const date = /^[A-Za-z]{3}/.test(value) ? Date.parse(value) : NaN;
     if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
   }
   const ms = body.retry_after_ms;
-  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) return undefined;
+  return Math.min(Math.round(ms), Number.MAX_SAFE_INTEGER);
+}
+
+/** setTimeout's ceiling: Node runs a longer delay after 1 ms instead (and warns). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A delay a timer can take: rounded, at least 0, at most `maxMs` (itself at most
+ * MAX_TIMER_MS). NaN and Infinity count as "as long as allowed", never as "now".
+ */
+export function clampDelay(ms: number, maxMs = MAX_TIMER_MS): number {
+  const ceiling = Math.min(maxMs, MAX_TIMER_MS);
+  if (Number.isNaN(ms)) return ceiling;
+  return Math.min(Math.max(0, Math.round(ms)), ceiling);
+}
+
+/**
+ * Resolves after `ms` (clamped by clampDelay, so it can never fire early), or at once when
+ * `signal` aborts; it never rejects. The request core and the sync loop wait with it.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, clampDelay(ms));
+    signal?.addEventListener('abort', done);
+  });
 }

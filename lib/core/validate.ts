@@ -51,6 +51,35 @@ function id(kind: IdKind, name: string, value: unknown): string {
 }
 
 /**
+ * A homeserver base URL in its normal form (no trailing slash), or the rule it breaks.
+ * WHATWG URL parsing decides what the URL is; on top of it a base URL may have a path
+ * (a homeserver behind a reverse proxy: `https://example.org/matrix`) but nothing that would
+ * misroute or leak what is appended to it: no query, fragment or user info, no whitespace
+ * around it (the parser would drop it silently), only http(s).
+ */
+export function parseBaseUrl(v: unknown): { url: string } | { rule: string } {
+  if (typeof v !== 'string') return { rule: 'must be a string' };
+  if (v.length > 2048) return { rule: 'must be at most 2048 characters' };
+  if (v.trim() !== v) return { rule: 'must not have leading or trailing whitespace' };
+  // The parser drops tabs and newlines anywhere in the URL; we refuse them instead.
+  if (!matches(v, PATTERNS.noControl)) return { rule: 'must not contain control characters' };
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return { rule: 'must be an absolute http:// or https:// URL' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { rule: 'must use the http:// or https:// scheme' };
+  // A bare "@", "?" or "#" parses to an empty part, so the text is checked as well.
+  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:[/\\]*[^/\\?#]*@/i.test(v)) {
+    return { rule: 'must not contain user info (user:password@)' };
+  }
+  if (url.search || v.includes('?')) return { rule: 'must not have a query (?…)' };
+  if (url.hash || v.includes('#')) return { rule: 'must not have a fragment (#…)' };
+  return { url: url.origin + url.pathname.replace(/\/+$/, '') };
+}
+
+/**
  * Input checks, each throwing a ValidationError that names the parameter and the rule.
  * Messages never echo the value: it might be a password passed in the wrong place.
  */
@@ -124,6 +153,13 @@ export const check = {
   array<T>(name: string, v: unknown, each: (name: string, item: unknown) => T): T[] {
     if (!Array.isArray(v)) throw new ValidationError(name, 'must be an array');
     return v.map((item, i) => each(`${name}[${i}]`, item));
+  },
+
+  /** A homeserver base URL (see parseBaseUrl); returns its normal form, without trailing slashes. */
+  baseUrl(name: string, v: unknown): string {
+    const parsed = parseBaseUrl(v);
+    if ('rule' in parsed) throw new ValidationError(name, parsed.rule);
+    return parsed.url;
   },
 
   /** Runs `fn` only when the value is present: the shape of every optional argument. */

@@ -1,8 +1,9 @@
-import { Auth, type AuthDict } from '../auth/builders';
+import { Auth, authSecrets, type AuthDict } from '../auth/builders';
 import { checkUiaAuth, runUia, type UiaAuth } from '../auth/uia';
 import { MatrixError, ValidationError } from '../core/errors';
 import { path } from '../core/path';
 import type { RequestOptions } from '../core/request';
+import type { FieldRule } from '../core/response';
 import { check } from '../core/validate';
 import type { AuthInfo } from '../events';
 import { Resource } from './resource';
@@ -62,7 +63,20 @@ export interface IdServerUnbindResult {
   id_server_unbind_result: 'success' | 'no-support';
 }
 
-const LOGIN_RESPONSE = ['user_id', 'access_token', 'device_id'] as const;
+/** What a login (or guest registration) must answer before the session adopts it. */
+const LOGIN_FIELDS: Readonly<Record<string, FieldRule>> = {
+  user_id: 'userId',
+  access_token: 'token',
+  device_id: 'deviceId',
+  refresh_token: 'token?',
+  expires_in_ms: 'int?',
+};
+/** A registration may come without a login (`inhibit_login`). */
+const REGISTER_FIELDS: Readonly<Record<string, FieldRule>> = {
+  ...LOGIN_FIELDS,
+  access_token: 'token?',
+  device_id: 'deviceId?',
+};
 
 function checkLoginOptions(o: LoginOptions): void {
   check.object('opts', o);
@@ -94,7 +108,8 @@ export class Account extends Resource {
           initial_device_display_name: opts.initialDeviceDisplayName,
           refresh_token: opts.refreshToken,
         },
-        required: LOGIN_RESPONSE,
+        fields: LOGIN_FIELDS,
+        secrets: authSecrets(auth),
       },
       options,
     );
@@ -141,7 +156,14 @@ export class Account extends Resource {
     const res = await runUia(
       (auth) =>
         this.core.request<RegisterResponse>(
-          { method: 'POST', path: '/_matrix/client/v3/register', auth: 'none', body: { ...body, auth }, required: ['user_id'] },
+          {
+            method: 'POST',
+            path: '/_matrix/client/v3/register',
+            auth: 'none',
+            body: { ...body, auth },
+            fields: REGISTER_FIELDS,
+            secrets: [opts.password, ...authSecrets(auth)],
+          },
           options,
         ),
       opts.auth ?? Auth.dummy(),
@@ -162,7 +184,7 @@ export class Account extends Resource {
         query: { kind: 'guest' },
         auth: 'none',
         body: { initial_device_display_name: opts.initialDeviceDisplayName },
-        required: LOGIN_RESPONSE,
+        fields: LOGIN_FIELDS,
       },
       options,
     );
@@ -188,11 +210,12 @@ export class Account extends Resource {
 
   /**
    * GET /account/whoami: whom the token belongs to. A session resumed from a bare token
-   * learns its user and device IDs from the answer.
+   * learns its user and device IDs from the answer; an answer whose `user_id` is not a user
+   * ID (or whose `device_id` is not a string) is an InvalidResponseError and is not adopted.
    */
   async whoami(options?: RequestOptions): Promise<WhoAmI> {
     const res = await this.core.request<WhoAmI>(
-      { method: 'GET', path: '/_matrix/client/v3/account/whoami', required: ['user_id'] },
+      { method: 'GET', path: '/_matrix/client/v3/account/whoami', fields: { user_id: 'userId', device_id: 'deviceId?' } },
       options,
     );
     const held = this.core.credentials;
@@ -220,7 +243,17 @@ export class Account extends Resource {
     check.optional(opts.logoutDevices, (v) => check.bool('logoutDevices', v));
     const body = { new_password: newPassword, logout_devices: opts.logoutDevices };
     await runUia(
-      (a) => this.core.request({ method: 'POST', path: '/_matrix/client/v3/account/password', auth: 'optional', body: { ...body, auth: a } }, options),
+      (a) =>
+        this.core.request(
+          {
+            method: 'POST',
+            path: '/_matrix/client/v3/account/password',
+            auth: 'optional',
+            body: { ...body, auth: a },
+            secrets: [newPassword, ...authSecrets(a)],
+          },
+          options,
+        ),
       auth,
     );
   }
@@ -235,7 +268,13 @@ export class Account extends Resource {
     const res = await runUia(
       (auth) =>
         this.core.request<IdServerUnbindResult>(
-          { method: 'POST', path: '/_matrix/client/v3/account/deactivate', auth: 'optional', body: { ...body, auth } },
+          {
+            method: 'POST',
+            path: '/_matrix/client/v3/account/deactivate',
+            auth: 'optional',
+            body: { ...body, auth },
+            secrets: authSecrets(auth),
+          },
           options,
         ),
       opts.auth ?? {},
@@ -265,13 +304,14 @@ export class Account extends Resource {
     );
   }
 
+  /** Takes the credentials of a reply the core has checked against LOGIN_FIELDS / REGISTER_FIELDS. */
   #adopt(res: LoginResponse): void {
     this.core.credentials.set({
       accessToken: res.access_token,
-      refreshToken: res.refresh_token,
+      refreshToken: res.refresh_token ?? undefined,
       userId: res.user_id,
-      deviceId: res.device_id,
-      expiresInMs: res.expires_in_ms,
+      deviceId: res.device_id ?? undefined,
+      expiresInMs: res.expires_in_ms ?? undefined,
     });
   }
 

@@ -71,9 +71,19 @@ export class Profile extends Resource {
     return typeof value === 'string' ? value : undefined;
   }
 
-  /** PUT /profile/{userId}/displayname. An empty name clears it. */
-  async setDisplayName(userId: string, displayName: string, options?: RequestOptions): Promise<void> {
-    return this.setField(userId, 'displayname', displayName, options);
+  /**
+   * PUT /profile/{userId}/displayname: sets the session user's display name (an empty name
+   * clears it). The user ID may still be given first, as in earlier versions; only one's own
+   * profile can be changed.
+   *
+   * @example
+   * await session.profile.setDisplayName('Echo bot');
+   */
+  async setDisplayName(displayName: string, options?: RequestOptions): Promise<void>;
+  async setDisplayName(userId: string, displayName: string, options?: RequestOptions): Promise<void>;
+  async setDisplayName(a: string, b?: string | RequestOptions, c?: RequestOptions): Promise<void> {
+    const [userId, value, options] = this.#own(a, b, c);
+    return this.setField(userId, 'displayname', value, options);
   }
 
   /** GET /profile/{userId}/avatar_url: the mxc:// URI, or undefined when none is set. */
@@ -82,9 +92,18 @@ export class Profile extends Resource {
     return typeof value === 'string' ? value : undefined;
   }
 
-  /** PUT /profile/{userId}/avatar_url with an mxc:// URI (remove it with `deleteField(userId, 'avatar_url')`). */
-  async setAvatarUrl(userId: string, mxcUrl: string, options?: RequestOptions): Promise<void> {
-    return this.setField(userId, 'avatar_url', mxcUrl, options);
+  /**
+   * PUT /profile/{userId}/avatar_url: sets the session user's avatar to an mxc:// URI (remove
+   * it with `deleteField(userId, 'avatar_url')`). The user ID may still be given first.
+   *
+   * @example
+   * await session.profile.setAvatarUrl('mxc://example.org/abc123');
+   */
+  async setAvatarUrl(mxcUrl: string, options?: RequestOptions): Promise<void>;
+  async setAvatarUrl(userId: string, mxcUrl: string, options?: RequestOptions): Promise<void>;
+  async setAvatarUrl(a: string, b?: string | RequestOptions, c?: RequestOptions): Promise<void> {
+    const [userId, value, options] = this.#own(a, b, c);
+    return this.setField(userId, 'avatar_url', value, options);
   }
 
   /**
@@ -127,6 +146,15 @@ export class Profile extends Resource {
       { method: 'DELETE', path: path`/_matrix/client/v3/profile/${userId}/${key}`, idempotency: 'safe' },
       options,
     );
+  }
+
+  /**
+   * The arguments of a setter called as `(value, options?)` or `(userId, value, options?)`: a
+   * second argument that is not an options object (or absent) is the value.
+   */
+  #own(a: string, b: string | RequestOptions | undefined, c: RequestOptions | undefined): [string, string, RequestOptions | undefined] {
+    if (b === undefined || (typeof b === 'object' && b !== null)) return [this.ownUserId, a, b as RequestOptions | undefined];
+    return [a, b as string, c];
   }
 
   /**

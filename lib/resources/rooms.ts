@@ -1,5 +1,6 @@
 import { newTxnId, RoomEvent, type ReplyTarget } from '../builders/room-event';
-import type { StateEvent } from '../builders/state-event';
+import { StateEvent, type PowerLevels } from '../builders/state-event';
+import { InvalidResponseError } from '../core/errors';
 import { path } from '../core/path';
 import type { RequestOptions } from '../core/request';
 import { check } from '../core/validate';
@@ -418,6 +419,36 @@ export class Rooms extends Resource {
     );
   }
 
+  /**
+   * Sets one user's power level: reads the room's `m.room.power_levels`, changes that user's
+   * entry and writes the whole event back, every other user and setting as it was. A level
+   * equal to `users_default` removes the entry (the same effect, a smaller event). Matrix has
+   * no compare-and-swap for state: a power-level change someone else makes between the read
+   * and the write is overwritten, so one writer per room is the safe use. Lowering your own
+   * level cannot be undone by you.
+   *
+   * @param level An integer in the canonical-JSON range (±(2^53 - 1)).
+   * @throws {ValidationError} bad input, before any request.
+   * @throws {MatrixError} e.g. 403 when the session user may not change power levels, or
+   *   404 when the room has no `m.room.power_levels` event.
+   * @example
+   * await session.rooms.setPowerLevel(roomId, '@mod:example.org', 50);
+   */
+  async setPowerLevel(roomId: string, userId: string, level: number, options?: RequestOptions): Promise<EventIdResponse> {
+    check.roomId('roomId', roomId);
+    check.userId('userId', userId);
+    check.int('level', level, { min: -Number.MAX_SAFE_INTEGER });
+    const current = await this.stateEvent<PowerLevels>(roomId, 'm.room.power_levels', '', {}, options);
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) {
+      throw new InvalidResponseError({ method: 'GET', path: statePath(roomId, 'm.room.power_levels', '') }, 200, 'the power levels are not an object');
+    }
+    const users: Record<string, number> = isObject(current.users) ? { ...current.users } : {};
+    const usersDefault = typeof current.users_default === 'number' ? current.users_default : 0;
+    if (level === usersDefault) delete users[userId];
+    else users[userId] = level;
+    return this.sendStateEvent(StateEvent.powerLevels(roomId, { ...current, users }), options);
+  }
+
   /** PUT /rooms/{roomId}/redact/{eventId}/{txnId}; the txnId is fixed before the first attempt. */
   async redact(roomId: string, eventId: string, opts: { reason?: string; txnId?: string } = {}, options?: RequestOptions): Promise<EventIdResponse> {
     check.roomId('roomId', roomId);
@@ -624,6 +655,10 @@ export class Rooms extends Resource {
       options,
     );
   }
+}
+
+function isObject(v: unknown): v is Record<string, number> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function checkDirectoryPage(opts: PublicRoomsOptions): void {

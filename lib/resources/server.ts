@@ -1,4 +1,4 @@
-import { check } from '../core/validate';
+import { check, parseBaseUrl } from '../core/validate';
 import type { RequestOptions } from '../core/request';
 import { AbortError, MatrixError, ValidationError } from '../core/errors';
 import { Resource } from './resource';
@@ -115,17 +115,10 @@ export class Server extends Resource {
   }
 }
 
-/** An http(s) URL without trailing slashes, or undefined. */
+/** An http(s) base URL without trailing slashes, or undefined (surrounding whitespace is forgiven here). */
 function httpUrl(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  if (url.search || url.hash || url.username || url.password) return undefined;
-  return (url.origin + url.pathname).replace(/\/+$/, '');
+  const parsed = parseBaseUrl(value.trim());
+  return 'url' in parsed ? parsed.url : undefined;
 }
 
 function originFor(serverName: string | undefined): string {

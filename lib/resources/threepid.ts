@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { authSecrets } from '../auth/builders';
 import { checkUiaAuth, runUia, type UiaAuth } from '../auth/uia';
 import { ValidationError } from '../core/errors';
 import type { RequestOptions } from '../core/request';
@@ -87,7 +88,11 @@ export class Threepid extends Resource {
     check.optional(auth, (v) => checkUiaAuth('auth', v));
     const body = { client_secret: clientSecret, sid };
     await runUia(
-      (a) => this.core.request({ method: 'POST', path: '/_matrix/client/v3/account/3pid/add', body: { ...body, auth: a } }, options),
+      (a) =>
+        this.core.request(
+          { method: 'POST', path: '/_matrix/client/v3/account/3pid/add', body: { ...body, auth: a }, secrets: authSecrets(a) },
+          options,
+        ),
       auth ?? {},
     );
   }
@@ -107,6 +112,7 @@ export class Threepid extends Resource {
         method: 'POST',
         path: '/_matrix/client/v3/account/3pid/bind',
         body: { client_secret: clientSecret, id_server: idServer, id_access_token: idAccessToken, sid },
+        secrets: [idAccessToken],
       },
       options,
     );

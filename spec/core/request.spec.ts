@@ -161,7 +161,7 @@ describe('what one request leaves for the next', () => {
     await expect(s.call()).resolves.toEqual({ ok: 2 });
 
     nock(BASE).get('/slow').delay(2000).reply(200, {});
-    expect(await rejection(s.call({ path: '/slow' }, { timeoutMs: 10 }))).toBeInstanceOf(TimeoutError);
+    expect(await rejection(s.call({ path: '/slow' }, { timeoutMs: 10, maxRetries: 0 }))).toBeInstanceOf(TimeoutError);
 
     // 20 at once, then one more: neither an aborted nor a busy controller is handed out again.
     nock(BASE).get(P).times(21).reply(200, { ok: 3 });
@@ -432,7 +432,7 @@ describe('logger', () => {
   it('names the error class when there was no response', async () => {
     nock(BASE).get(P).delay(300).reply(200, {});
     const { s, logs } = session();
-    await rejection(s.call({}, { timeoutMs: 10 }));
+    await rejection(s.call({}, { timeoutMs: 10, maxRetries: 0 }));
     expect(logs[1]).toMatch(new RegExp(`^<- TimeoutError GET ${P} \\d+ms retries=0$`));
   });
 
@@ -468,7 +468,7 @@ describe('no secret in errors, events or the session', () => {
     failTransport('POST', '/reset', 'ECONNRESET');
     errors.push(await rejection(s.call({ path: '/reset', method: 'POST', body: { x: 1 } })));
     nock(BASE).get('/slow').delay(300).reply(200, {});
-    errors.push(await rejection(s.call({ path: '/slow' }, { timeoutMs: 5 })));
+    errors.push(await rejection(s.call({ path: '/slow' }, { timeoutMs: 5, maxRetries: 0 })));
     nock(BASE).get('/bad').reply(200, '{"trunc');
     errors.push(await rejection(s.call({ path: '/bad' })));
     nock(BASE).get('/html').reply(403, '<html>forbidden</html>');
@@ -534,6 +534,8 @@ describe('input to the core', () => {
     ['backoffMaxMs', { backoffMaxMs: -1 }],
     ['logger', { logger: 'console' }],
     ['baseUrl', { baseUrl: 'ftp://x' }],
+    ['maxResponseBytes', { maxResponseBytes: 0 }],
+    ['maxResponseBytes', { maxResponseBytes: '1 MB' }],
   ])('session options: a bad %s is a ValidationError at construction', (_what, bad) => {
     expect(() => new MatrixSession({ baseUrl: BASE, ...(bad as object) } as SessionOptions)).toThrow(ValidationError);
   });
@@ -545,6 +547,30 @@ describe('input to the core', () => {
     expect(await rejection(s.call({ method: 'POST', body: cyclic }))).toBeInstanceOf(ValidationError);
     expect(await rejection(s.call({ method: 'POST', body: { n: 10n } }))).toBeInstanceOf(ValidationError);
     expect(sent()).toEqual([]);
+  });
+
+  it.each([
+    ['a query', 'http://hs.test/?x=', 'must not have a query (?…)'],
+    ['a fragment', 'http://hs.test/#x', 'must not have a fragment (#…)'],
+    ['user info', 'http://user:pass@hs.test', 'must not contain user info (user:password@)'],
+    ['surrounding whitespace', ' http://hs.test ', 'must not have leading or trailing whitespace'],
+    ['another scheme', 'ws://hs.test', 'must use the http:// or https:// scheme'],
+  ])('a base URL with %s is refused at construction, naming the rule', (_what, baseUrl, rule) => {
+    let error: unknown;
+    try {
+      new TestSession({ baseUrl, accessToken: ACCESS });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ parameter: 'baseUrl', rule });
+  });
+
+  it('a base URL with a path prefix (a homeserver behind a reverse-proxy path) keeps it in front of every path', async () => {
+    nock(BASE).get(`/matrix${P}`).query({ a: '1' }).reply(200, { prefixed: true });
+    const s = new TestSession({ baseUrl: `${BASE}/matrix/`, accessToken: ACCESS });
+    expect(s.baseUrl).toBe(`${BASE}/matrix`);
+    await expect(s.call({ query: { a: '1' } })).resolves.toEqual({ prefixed: true });
   });
 
   it('a trailing slash on the base URL is dropped', async () => {
@@ -574,13 +600,13 @@ describe('sync.once timeout', () => {
     await expect(s.sync.once({ timeout: 300 })).resolves.toEqual({ next_batch: 'b1' });
     // The same delay on an ordinary call does time out at the session's 20 ms.
     nock(BASE).get(P).delay(150).reply(200, {});
-    expect(await rejection(s.call())).toMatchObject({ name: 'TimeoutError', timeoutMs: 20 });
+    expect(await rejection(s.call({}, { maxRetries: 0 }))).toMatchObject({ name: 'TimeoutError', timeoutMs: 20 });
   });
 
   it('a per-call timeoutMs still wins over the margin', async () => {
     nock(BASE).get(SYNC).query(true).delay(300).reply(200, { next_batch: 'b1' });
     const { s } = session();
-    const e = await rejection(s.sync.once({ timeout: 10_000 }, { timeoutMs: 15 }));
+    const e = await rejection(s.sync.once({ timeout: 10_000 }, { timeoutMs: 15, maxRetries: 0 }));
     expect(e).toBeInstanceOf(TimeoutError);
     expect((e as TimeoutError).timeoutMs).toBe(15);
   });

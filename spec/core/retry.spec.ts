@@ -1,7 +1,16 @@
 import nock from 'nock';
 import { AbortError, ConnectionError, MatrixError, MatrixSession, TimeoutError, type SessionOptions } from '../../lib';
 import type { RequestOptions, RequestSpec } from '../../lib/core/request';
-import { backoffDelay, DEFAULT_RETRY, NEVER_SENT_CODES, rateLimitDelay, TRANSIENT_STATUS } from '../../lib/core/retry';
+import {
+  backoffDelay,
+  clampDelay,
+  DEFAULT_RETRY,
+  MAX_TIMER_MS,
+  NEVER_SENT_CODES,
+  rateLimitDelay,
+  sleep,
+  TRANSIENT_STATUS,
+} from '../../lib/core/retry';
 import { failTransport, rejection, useTransportFaults } from '../helpers/transport-faults';
 
 const BASE = 'http://hs.test';
@@ -32,6 +41,21 @@ function session(options: Partial<SessionOptions> = {}): { s: TestSession; limit
 }
 
 useTransportFaults();
+
+// Every timer the core starts in this file: none may exceed what setTimeout can hold (Node
+// would run it after 1 ms). The spy only watches; the real setTimeout still runs.
+const timers: number[] = [];
+beforeEach(() => {
+  const real = global.setTimeout;
+  jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+    timers.push(ms ?? 0);
+    return real(fn, ms);
+  }) as typeof setTimeout);
+});
+afterEach(() => {
+  (global.setTimeout as unknown as jest.SpyInstance).mockRestore();
+  expect(timers.splice(0).filter((ms) => !(ms >= 0 && ms <= MAX_TIMER_MS))).toEqual([]);
+});
 
 describe('policy functions', () => {
   it('defaults: 3 retries, 60 s rate-limit cap, 500 ms backoff base, 8 s backoff ceiling', () => {
@@ -76,11 +100,40 @@ describe('policy functions', () => {
     expect(rateLimitDelay('Mon, nonsense', { retry_after_ms: 7 })).toBe(7);
   });
 
+  it('rateLimitDelay: a delay too large for a number is "longer than any cap", never Infinity or 0', () => {
+    expect(rateLimitDelay('9'.repeat(400), {})).toBe(Number.MAX_SAFE_INTEGER);
+    expect(rateLimitDelay(undefined, { retry_after_ms: Infinity })).toBe(Number.MAX_SAFE_INTEGER); // JSON 1e400
+    expect(rateLimitDelay('3000000', {})).toBe(3_000_000_000);
+    expect(rateLimitDelay(undefined, { retry_after_ms: 1e12 })).toBe(1e12);
+    expect(rateLimitDelay(undefined, { retry_after_ms: 1e300 })).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('clampDelay: what a timer can take, NaN and Infinity as long as allowed', () => {
+    expect(clampDelay(1e12)).toBe(MAX_TIMER_MS);
+    expect(clampDelay(Infinity)).toBe(MAX_TIMER_MS);
+    expect(clampDelay(NaN)).toBe(MAX_TIMER_MS);
+    expect(clampDelay(-5)).toBe(0);
+    expect(clampDelay(12.6)).toBe(13);
+    expect(clampDelay(1e12, 5000)).toBe(5000);
+    expect(clampDelay(NaN, 5000)).toBe(5000);
+    expect(clampDelay(100, 1e15)).toBe(100);
+    expect(clampDelay(1e15, 1e15)).toBe(MAX_TIMER_MS);
+  });
+
+  it('sleep: never hands setTimeout more than 2^31-1, resolves at once when aborted (before or during)', async () => {
+    const c = new AbortController();
+    const long = sleep(1e12, c.signal);
+    expect(timers.at(-1)).toBe(MAX_TIMER_MS);
+    c.abort();
+    await expect(long).resolves.toBeUndefined();
+    await expect(sleep(1e12, c.signal)).resolves.toBeUndefined();
+    await expect(sleep(1)).resolves.toBeUndefined();
+  });
+
   it('rateLimitDelay: undefined when neither says anything usable', () => {
     expect(rateLimitDelay(undefined, {})).toBeUndefined();
     expect(rateLimitDelay(undefined, { retry_after_ms: '100' })).toBeUndefined();
     expect(rateLimitDelay(undefined, { retry_after_ms: -1 })).toBeUndefined();
-    expect(rateLimitDelay(undefined, { retry_after_ms: Infinity })).toBeUndefined();
   });
 });
 
@@ -133,6 +186,20 @@ describe('429 handling', () => {
     const { s } = session();
     const e = (await rejection(s.call())) as MatrixError;
     expect(e.retryAfterMs).toBeGreaterThan(60_000);
+  });
+
+  it.each([
+    ['retry_after_ms: 1e12', {}, '{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1e12}', 1e12],
+    ['retry_after_ms: 1e400 (Infinity once parsed)', {}, '{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1e400}', Number.MAX_SAFE_INTEGER],
+    ['Retry-After: 3000000', { 'Retry-After': '3000000' }, '{"errcode":"M_LIMIT_EXCEEDED"}', 3_000_000_000],
+    ['Retry-After: 400 digits', { 'Retry-After': '9'.repeat(400) }, '{"errcode":"M_LIMIT_EXCEEDED"}', Number.MAX_SAFE_INTEGER],
+  ])('a 429 with %s is longer than maxRateLimitWaitMs: thrown at once, never slept as 1 ms', async (_what, headers, body, asked) => {
+    nock(BASE).get(P).reply(429, body, { 'Content-Type': 'application/json', ...headers });
+    const { s, limited, sent } = session({ maxRateLimitWaitMs: MAX_TIMER_MS });
+    const e = (await rejection(s.call())) as MatrixError;
+    expect(e).toMatchObject({ httpStatus: 429, retryAfterMs: asked });
+    expect(limited).toEqual([]);
+    expect(sent).toHaveLength(1);
   });
 
   it('without any delay from the server, backs off with the jittered backoff', async () => {
@@ -203,6 +270,54 @@ describe('429 handling', () => {
     });
     await expect(s.call()).resolves.toEqual({ ok: 1 });
     expect(listenerErrors).toHaveLength(1);
+  });
+});
+
+describe('503 with Retry-After', () => {
+  const UNAVAILABLE = { errcode: 'M_UNKNOWN', error: 'Service unavailable' };
+
+  it('a safe request waits the delay the server asked for (not the backoff), then succeeds', async () => {
+    nock(BASE).get(P).reply(503, UNAVAILABLE, { 'Retry-After': '0.05' }).get(P).reply(200, { ok: true });
+    const { s, limited, sent } = session({ backoffBaseMs: 1, backoffMaxMs: 1 });
+    await expect(s.call()).resolves.toEqual({ ok: true });
+    expect(sent).toHaveLength(2);
+    expect(timers).toContain(50); // the wait was the server's 50 ms; the backoff would have been 1 ms
+    expect(limited).toEqual([]); // rateLimited is for 429s
+  });
+
+  it('retry_after_ms in the body counts too, and both are parsed onto the MatrixError', async () => {
+    nock(BASE).get(P).reply(503, { ...UNAVAILABLE, retry_after_ms: 1234 });
+    const e = (await rejection(session().s.call({}, { maxRetries: 0 }))) as MatrixError;
+    expect(e).toMatchObject({ httpStatus: 503, retryAfterMs: 1234 });
+    nock(BASE).get(P).reply(503, UNAVAILABLE, { 'Retry-After': '7' });
+    expect(await rejection(session().s.call({}, { maxRetries: 0 }))).toMatchObject({ httpStatus: 503, retryAfterMs: 7000 });
+    nock(BASE).get(P).reply(502, { ...UNAVAILABLE, retry_after_ms: 5 });
+    expect(await rejection(session().s.call({}, { maxRetries: 0 }))).toMatchObject({ httpStatus: 502, retryAfterMs: undefined });
+  });
+
+  it.each([
+    ['Retry-After: 3000000', { 'Retry-After': '3000000' }, UNAVAILABLE],
+    ['Retry-After above the cap', { 'Retry-After': '120' }, UNAVAILABLE],
+    ['retry_after_ms: 1e12', {}, { ...UNAVAILABLE, retry_after_ms: 1e12 }],
+  ])('%s: longer than maxRateLimitWaitMs, thrown at once without a retry', async (_what, headers, body) => {
+    nock(BASE).get(P).reply(503, body, headers);
+    const { s, sent } = session();
+    expect(await rejection(s.call())).toMatchObject({ httpStatus: 503 });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('an unsafe request is still not repeated, whatever the server asks', async () => {
+    nock(BASE).post(P).reply(503, UNAVAILABLE, { 'Retry-After': '0' });
+    const { s, sent } = session();
+    expect(await rejection(s.call({ method: 'POST', body: {} }))).toMatchObject({ httpStatus: 503, retryAfterMs: 0 });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('shares the maxRetries budget', async () => {
+    nock(BASE).get(P).times(3).reply(503, UNAVAILABLE, { 'Retry-After': '0' });
+    const { s, sent } = session({ maxRetries: 2 });
+    expect(await rejection(s.call())).toMatchObject({ httpStatus: 503 });
+    expect(sent).toHaveLength(3);
   });
 });
 
@@ -282,11 +397,39 @@ describe('transient failures', () => {
     await expect(s.call({ method: 'POST', body: { search_term: 'x' }, idempotency: 'safe' })).resolves.toEqual({ results: [] });
   });
 
-  it('a timeout is not retried, even for a GET: timeoutMs bounds the whole call', async () => {
-    nock(BASE).get(P).delay(300).reply(200, {});
+  it('a timed-out GET is retried within maxRetries, each attempt with its own timeoutMs', async () => {
+    nock(BASE).get(P).times(2).delay(300).reply(200, {}).get(P).reply(200, { ok: true });
     const { s, sent } = session();
-    expect(await rejection(s.call({}, { timeoutMs: 10 }))).toBeInstanceOf(TimeoutError);
+    await expect(s.call({}, { timeoutMs: 20 })).resolves.toEqual({ ok: true });
+    expect(sent).toEqual([`-> GET ${P}`, `-> GET ${P} (retry 1)`, `-> GET ${P} (retry 2)`]);
+    nock.abortPendingRequests();
+  });
+
+  it('a timed-out GET beyond maxRetries throws the TimeoutError', async () => {
+    nock(BASE).get(P).times(3).delay(300).reply(200, {});
+    const { s, sent } = session();
+    const e = await rejection(s.call({}, { timeoutMs: 10, maxRetries: 2 }));
+    expect(e).toBeInstanceOf(TimeoutError);
+    expect(e).toMatchObject({ timeoutMs: 10 });
+    expect(sent).toHaveLength(3);
+    nock.abortPendingRequests();
+  });
+
+  it('a timed-out PUT with a transaction ID is retried with the same path and body; the first reply lost does not matter', async () => {
+    const put = `/_matrix/client/v3/rooms/!r%3Ahs/send/m.room.message/txn9`;
+    nock(BASE).put(put, { body: 'hi' }).delay(300).reply(200, { event_id: '$e' }).put(put, { body: 'hi' }).reply(200, { event_id: '$e' });
+    const { s, sent } = session();
+    await expect(s.call({ method: 'PUT', path: put, body: { body: 'hi' }, idempotency: 'safe' }, { timeoutMs: 20 })).resolves.toEqual({ event_id: '$e' });
+    expect(sent).toHaveLength(2);
+    nock.abortPendingRequests();
+  });
+
+  it('a timed-out unsafe POST is NOT retried (it may have been acted on)', async () => {
+    nock(BASE).post(P).delay(300).reply(200, {});
+    const { s, sent } = session();
+    expect(await rejection(s.call({ method: 'POST', body: {} }, { timeoutMs: 10 }))).toBeInstanceOf(TimeoutError);
     expect(sent).toHaveLength(1);
+    nock.abortPendingRequests();
   });
 
   it('an abort during the backoff ends it with AbortError', async () => {

@@ -171,3 +171,52 @@ describe('check: scalar rules', () => {
     expect(() => check.optional(null as unknown as string, (v) => check.string('s', v))).toThrow(ValidationError);
   });
 });
+
+describe('check.baseUrl (WHATWG URL parsing, then the rules of a base URL)', () => {
+  it.each([
+    ['https://matrix.example.org', 'https://matrix.example.org'],
+    ['http://127.0.0.1:8008', 'http://127.0.0.1:8008'],
+    ['https://matrix.example.org/', 'https://matrix.example.org'],
+    ['https://matrix.example.org///', 'https://matrix.example.org'],
+    ['https://example.org/matrix', 'https://example.org/matrix'],
+    ['https://example.org/matrix/', 'https://example.org/matrix'],
+    ['https://example.org/a/b%20c/', 'https://example.org/a/b%20c'],
+    ['HTTPS://Example.ORG:443/Matrix', 'https://example.org/Matrix'],
+    ['http://[::1]:8008', 'http://[::1]:8008'],
+  ])('accepts %j as %j', (input, normal) => {
+    expect(check.baseUrl('baseUrl', input)).toBe(normal);
+  });
+
+  it.each([
+    ['http://host/?x=', 'must not have a query (?…)'],
+    ['http://host?', 'must not have a query (?…)'],
+    ['https://host/matrix?access_token=x', 'must not have a query (?…)'],
+    ['http://host/#frag', 'must not have a fragment (#…)'],
+    ['http://host#', 'must not have a fragment (#…)'],
+    ['http://user:pass@host', 'must not contain user info (user:password@)'],
+    ['http://user@host/path', 'must not contain user info (user:password@)'],
+    ['http://@host', 'must not contain user info (user:password@)'],
+    [' http://host', 'must not have leading or trailing whitespace'],
+    ['http://host ', 'must not have leading or trailing whitespace'],
+    ['http://host\n', 'must not have leading or trailing whitespace'],
+    ['http://ho\tst', 'must not contain control characters'],
+    ['http://host/a\nb', 'must not contain control characters'],
+    ['ftp://host', 'must use the http:// or https:// scheme'],
+    ['ws://host', 'must use the http:// or https:// scheme'],
+    ['file:///etc/passwd', 'must use the http:// or https:// scheme'],
+    ['javascript:alert(1)', 'must use the http:// or https:// scheme'],
+    ['host.example.org', 'must be an absolute http:// or https:// URL'],
+    ['/relative/path', 'must be an absolute http:// or https:// URL'],
+    ['http://', 'must be an absolute http:// or https:// URL'],
+    ['http://host:99999', 'must be an absolute http:// or https:// URL'],
+    ['', 'must be an absolute http:// or https:// URL'],
+    [`https://example.org/${'a'.repeat(2100)}`, 'must be at most 2048 characters'],
+    [42, 'must be a string'],
+    [null, 'must be a string'],
+  ])('refuses %j: %s', (input, rule) => {
+    const e = failure(() => check.baseUrl('baseUrl', input));
+    expect(e.parameter).toBe('baseUrl');
+    expect(e.rule).toBe(rule);
+    expect(e.message).toBe(`Invalid baseUrl: ${rule}`); // the value (user info may hold a password) is never echoed
+  });
+});

@@ -8,7 +8,15 @@
 //              acted on the request), reset the client connection (RST) instead of relaying:
 //              the client sees ECONNRESET for a request that DID reach the server
 //   badGateway never forward; answer with a raw `HTTP/1.1 502` HTML page
+//   stall      forward the request, never relay the response (the server acted on it; the
+//              client's timeout ends the wait)
+//   truncate   forward the request, relay the response head (with its Content-Length) and
+//              half the body, then close: the client sees a body cut short
 //   blackhole  accept and read, never answer (the `blackhole` switch; overrides the rates)
+//
+// With `pathPrefix`, the proxy stands for a homeserver behind a reverse-proxy path: it strips
+// the prefix from each request line before forwarding, and answers 404 (never forwarding) to
+// any request whose path does not start with it.
 //
 // Keep-alive: the proxy reads the request head only (request line and headers, up to the
 // blank line), and rewrites its `Connection` header to `close`; it also rewrites the
@@ -17,7 +25,7 @@
 // every answer and never reuses the socket; nothing is pipelined behind the first request.)
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
-export type Fate = 'pass' | 'delay' | 'reset' | 'badGateway' | 'blackhole';
+export type Fate = 'pass' | 'delay' | 'reset' | 'badGateway' | 'stall' | 'truncate' | 'blackhole' | 'notFound';
 
 export interface FaultSettings {
   /** Share (0–1) of requests forwarded and then reset before the response is relayed. */
@@ -27,10 +35,16 @@ export interface FaultSettings {
   /** Share of requests whose response is held back for `delayMs`. */
   delayRate: number;
   delayMs: number;
+  /** Share of requests forwarded whose response is never relayed (a fault: the client times out). */
+  stallRate: number;
+  /** Share of requests whose response is relayed cut short, half its body (a fault). */
+  truncateRate: number;
   /** Accept and never answer (for timeouts and aborts). */
   blackhole: boolean;
+  /** A path prefix the proxy strips (a reverse-proxy path); requests without it get a 404. */
+  pathPrefix?: string;
   /**
-   * At most this many faults (reset or 502) for one request line (method + path; a PUT with
+   * At most this many faults (reset, 502, stall or truncate) for one request line (method + path; a PUT with
    * a transaction ID keeps its path across retries). Bounds how often one request can be hit,
    * so a client with more retries than this always gets through: the outcome is then decided
    * by the client's logic, not by the dice.
@@ -47,7 +61,10 @@ export interface FaultCounters {
   delayed: number;
   reset: number;
   badGateway: number;
+  stalled: number;
+  truncated: number;
   blackholed: number;
+  notFound: number;
 }
 
 export interface SeenRequest {
@@ -64,13 +81,15 @@ export interface FaultProxy {
   seen: SeenRequest[];
   /** Change the knobs at run time (e.g. switch blackhole on). */
   set(settings: Partial<FaultSettings>): void;
-  /** Faults injected so far (reset + badGateway). */
+  /** Faults injected so far (reset + badGateway + stalled + truncated). */
   faults(): number;
   close(): Promise<void>;
 }
 
 const MAX_HEAD = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
+
+const NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found';
 
 const BAD_GATEWAY_PAGE =
   '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>fault-proxy</center>\r\n</body>\r\n</html>\r\n';
@@ -112,6 +131,8 @@ export async function startFaultProxy(target: string, settings: Partial<FaultSet
     badGatewayRate: 0,
     delayRate: 0,
     delayMs: 100,
+    stallRate: 0,
+    truncateRate: 0,
     blackhole: false,
     maxFaultsPerRequest: Infinity,
     applies: () => true,
@@ -119,7 +140,18 @@ export async function startFaultProxy(target: string, settings: Partial<FaultSet
   };
   const seed = settings.seed ?? Date.now() % 2 ** 31;
   const dice = rng(seed);
-  const counters: FaultCounters = { connections: 0, requests: 0, passed: 0, delayed: 0, reset: 0, badGateway: 0, blackholed: 0 };
+  const counters: FaultCounters = {
+    connections: 0,
+    requests: 0,
+    passed: 0,
+    delayed: 0,
+    reset: 0,
+    badGateway: 0,
+    stalled: 0,
+    truncated: 0,
+    blackholed: 0,
+    notFound: 0,
+  };
   const seen: SeenRequest[] = [];
   const faultsPerLine = new Map<string, number>();
   const open = new Set<Socket>();
@@ -132,11 +164,23 @@ export async function startFaultProxy(target: string, settings: Partial<FaultSet
     const r = dice();
     const faulted = faultsPerLine.get(line) ?? 0;
     let fate: Fate = 'pass';
-    if (r < s.resetRate) fate = 'reset';
-    else if (r < s.resetRate + s.badGatewayRate) fate = 'badGateway';
-    else if (r < s.resetRate + s.badGatewayRate + s.delayRate) fate = 'delay';
-    if ((fate === 'reset' || fate === 'badGateway') && faulted >= s.maxFaultsPerRequest) fate = 'pass';
-    if (fate === 'reset' || fate === 'badGateway') faultsPerLine.set(line, faulted + 1);
+    let bound = 0;
+    for (const [rate, which] of [
+      [s.resetRate, 'reset'],
+      [s.badGatewayRate, 'badGateway'],
+      [s.stallRate, 'stall'],
+      [s.truncateRate, 'truncate'],
+      [s.delayRate, 'delay'],
+    ] as const) {
+      bound += rate;
+      if (r < bound) {
+        fate = which;
+        break;
+      }
+    }
+    const isFault = fate !== 'pass' && fate !== 'delay';
+    if (isFault && faulted >= s.maxFaultsPerRequest) fate = 'pass';
+    else if (isFault) faultsPerLine.set(line, faulted + 1);
     return fate;
   }
 
@@ -164,12 +208,20 @@ export async function startFaultProxy(target: string, settings: Partial<FaultSet
       }
       client.off('data', onHead);
       const [head, rest] = split;
-      const [method = '?', path = '?'] = head.split('\r\n')[0].split(' ');
+      const [requestLine, ...headers] = head.split('\r\n');
+      const [method = '?', path = '?', version = 'HTTP/1.1'] = requestLine.split(' ');
       const contentLength = Number(/^content-length\s*:\s*(\d+)/im.exec(head)?.[1] ?? 0);
-      const fate = decide(method, path);
       counters.requests++;
+      const prefix = s.pathPrefix;
+      if (prefix !== undefined && !(path === prefix || path.startsWith(`${prefix}/`))) {
+        counters.notFound++;
+        seen.push({ method, path, fate: 'notFound' });
+        return void client.end(NOT_FOUND);
+      }
+      const forwardedPath = prefix === undefined ? path : path.slice(prefix.length) || '/';
+      const fate = decide(method, forwardedPath);
       seen.push({ method, path, fate });
-      route(client, fate, closeHead(head), rest, contentLength);
+      route(client, fate, closeHead([`${method} ${forwardedPath} ${version}`, ...headers].join('\r\n')), rest, contentLength);
     };
     client.on('data', onHead);
   }
@@ -195,9 +247,12 @@ export async function startFaultProxy(target: string, settings: Partial<FaultSet
 
     const server = connect(upstreamPort, upstreamHost);
     open.add(server);
+    // A stalled or truncated reply is not ended by the upstream's close: the first never ends
+    // (the client's timeout does that), the second ends with what it is given below.
+    const endsWithUpstream = fate === 'pass' || fate === 'reset';
     server.on('close', () => {
       open.delete(server);
-      if (fate !== 'delay') client.end();
+      if (endsWithUpstream) client.end();
     });
     server.on('error', () => client.destroy());
     client.on('close', () => server.destroy());
@@ -205,11 +260,24 @@ export async function startFaultProxy(target: string, settings: Partial<FaultSet
     if (rest.length) server.write(rest);
     client.pipe(server);
 
+    if (fate === 'truncate') {
+      // The whole response first (the upstream connection is `close`), then its head and half its body.
+      counters.truncated++;
+      const parts: Buffer[] = [];
+      server.on('data', (chunk: Buffer) => parts.push(chunk));
+      server.on('end', () => {
+        const split = splitHead(Buffer.concat(parts));
+        if (!split || split[1].length < 2) return void client.destroy();
+        client.end(Buffer.concat([Buffer.from(`${closeHead(split[0])}\r\n\r\n`, 'latin1'), split[1].subarray(0, split[1].length >> 1)]));
+      });
+      return;
+    }
+
     let responseHead = Buffer.alloc(0);
     let relaying = false;
     let firstByte = true;
     const queue: Buffer[] = [];
-    let released = fate !== 'delay';
+    let released = fate === 'pass' || fate === 'reset';
     let upstreamEnded = false;
     const flush = () => {
       for (const c of queue.splice(0)) client.write(c);
@@ -227,9 +295,12 @@ export async function startFaultProxy(target: string, settings: Partial<FaultSet
       });
     } else if (fate === 'pass') {
       counters.passed++;
+    } else if (fate === 'stall') {
+      counters.stalled++;
     }
 
     server.on('data', (chunk: Buffer) => {
+      if (fate === 'stall') return; // read and dropped: the client waits until it gives up
       if (fate === 'reset') {
         if (firstByte) {
           firstByte = false;
@@ -267,7 +338,7 @@ export async function startFaultProxy(target: string, settings: Partial<FaultSet
     set(next) {
       Object.assign(s, next);
     },
-    faults: () => counters.reset + counters.badGateway,
+    faults: () => counters.reset + counters.badGateway + counters.stalled + counters.truncated,
     close() {
       for (const t of timers) clearTimeout(t);
       for (const sock of open) sock.destroy();

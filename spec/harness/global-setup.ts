@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { debug } from './debug';
 import { startMailSink, type MailSink } from './mail-sink';
 import { PROJECT_ROOT, startSynapse, type SynapseHandle } from './synapse';
 
@@ -21,7 +22,7 @@ export default async function globalSetup(): Promise<void> {
       throw new Error(`MATRIX_IT_BASE_URL=${url} is not reachable: ${e.message}`);
     });
     if (!res.ok) throw new Error(`MATRIX_IT_BASE_URL=${url}: /versions answered HTTP ${res.status}`);
-    console.log(`[integration] using the running homeserver at ${url}`);
+    debug(`[integration] using the running homeserver at ${url}`);
     return;
   }
   // Quick no-op when installed; otherwise installs (or fails with the reason) instead of skipping tests.
@@ -46,5 +47,5 @@ export default async function globalSetup(): Promise<void> {
     MATRIX_IT_SHARED_SECRET: synapse.registrationSharedSecret,
     MATRIX_IT_DATA_DIR: dataDir,
   });
-  console.log(`\n[integration] ${startLine}; started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  debug(`[integration] ${startLine}; started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }

@@ -8,6 +8,6 @@ export default async function globalTeardown(): Promise<void> {
   delete (globalThis as Record<string, unknown>)[STATE_KEY];
   await Promise.all([state.synapse.stop(), state.mail.close()]);
   // The data dir is usually on /dev/shm (RAM); keep it only when asked, for post-mortems.
-  if (process.env.MATRIX_IT_KEEP_DATA) console.log(`[integration] data kept in ${state.synapse.dataDir}`);
+  if (process.env.MATRIX_IT_KEEP_DATA) process.stderr.write(`[integration] data kept in ${state.synapse.dataDir}\n`);
   else rmSync(state.synapse.dataDir, { recursive: true, force: true });
 }

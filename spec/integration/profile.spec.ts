@@ -15,8 +15,9 @@ describe('profile (Synapse)', () => {
     expect(await bob.profile.getDisplayName(me)).toBe(me.slice(1).split(':')[0]);
     expect(await bob.profile.getAvatarUrl(me)).toBeUndefined();
 
-    await alice.profile.setDisplayName(me, name);
-    await alice.profile.setAvatarUrl(me, avatar);
+    // Without a user ID, the setters change the session user's own profile.
+    await alice.profile.setDisplayName(name);
+    await alice.profile.setAvatarUrl(avatar);
 
     expect(await bob.profile.get(me)).toEqual(expect.objectContaining({ displayname: name, avatar_url: avatar }));
     expect(await bob.profile.getDisplayName(me)).toBe(name);

@@ -4,8 +4,9 @@
 import { inspect } from 'node:util';
 import { AbortError, MatrixError, MatrixSession, TimeoutError, type SessionOptions } from '../../lib';
 import { overrideRatelimit, registerWithSharedSecret } from '../harness/admin';
+import { debug } from '../harness/debug';
 import { itEnv, uniqueName } from '../harness/env';
-import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy';
+import { startFaultProxy, type FaultProxy, type FaultSettings } from '../harness/fault-proxy';
 import { PASSWORD } from './helpers';
 
 const env = itEnv();
@@ -127,6 +128,78 @@ async function pool<T>(count: number, width: number, job: (i: number) => Promise
   return out;
 }
 
+/** What `sendThroughFaults` measured. */
+interface FaultRun {
+  count: number;
+  proxy: FaultProxy;
+  logs: string[];
+  failures: unknown[];
+  counts: Map<string, number>;
+  expected: Set<string>;
+  eventIds: Set<string>;
+  retries: number;
+}
+
+/**
+ * Sends `count` messages, 8 at a time, through a fault proxy in front of Synapse, with the
+ * token of a directly registered user (the same device: Synapse de-duplicates by device and
+ * txnId), then reads the room back directly. At most 2 faults per request, below the default
+ * maxRetries (3): whether a message lands depends on the SDK, not on the dice.
+ */
+async function sendThroughFaults(label: string, count: number, faults: Partial<FaultSettings>, options: Partial<SessionOptions> = {}): Promise<FaultRun> {
+  const direct = await registered(label);
+  const sender = direct.session.userId!;
+  const { room_id: roomId } = await direct.session.rooms.create({ name: label });
+  const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const proxy = await startFaultProxy(env.baseUrl, { seed, maxFaultsPerRequest: 2, ...faults });
+  proxies.push(proxy);
+  const viaProxy = tracked({
+    baseUrl: proxy.url,
+    accessToken: direct.session.getAccessToken(),
+    userId: sender,
+    deviceId: direct.session.deviceId,
+    backoffBaseMs: 5,
+    backoffMaxMs: 40,
+    ...options,
+  });
+  const tag = uniqueName(label);
+  const bodyOf = (i: number) => `${tag} message ${i}`;
+  const started = Date.now();
+  const outcomes = await pool(count, 8, (i) => traced(`${label} send`, () => viaProxy.session.rooms.sendText(roomId, bodyOf(i))));
+  const sendMs = Date.now() - started;
+  const run: FaultRun = {
+    count,
+    proxy,
+    logs: viaProxy.logs,
+    failures: outcomes.filter((o) => !o.ok),
+    counts: await readBodies(direct.session, roomId, sender),
+    expected: new Set(Array.from({ length: count }, (_, i) => bodyOf(i))),
+    eventIds: new Set(outcomes.flatMap((o) => (o.ok ? [o.value.event_id] : []))),
+    retries: viaProxy.logs.filter((l) => l.startsWith('->') && l.includes('(retry ')).length,
+  };
+  const c = proxy.counters;
+  debug(
+    `[resilience] ${label}: seed=${seed} sent=${count} landed=${run.counts.size} failed=${run.failures.length} ` +
+      `retries=${run.retries} faults=${proxy.faults()} (reset=${c.reset} 502=${c.badGateway} stalled=${c.stalled} ` +
+      `truncated=${c.truncated} delayed=${c.delayed} proxied=${c.requests}) in ${sendMs} ms`,
+  );
+  return run;
+}
+
+/** Every message landed exactly once, none was rejected, and each fault cost exactly one retry. */
+function expectEachLandedOnce(run: FaultRun): void {
+  expect(run.failures).toEqual([]);
+  expect([...run.expected].filter((b) => !run.counts.has(b))).toEqual([]); // lost
+  expect([...run.counts.values()].reduce((n, c) => n + c - 1, 0)).toBe(0); // duplicated
+  expect([...run.counts.keys()].filter((b) => !run.expected.has(b))).toEqual([]); // strangers
+  expect(run.counts.size).toBe(run.count);
+  // A lost reply was retried with the same txnId, so Synapse answered with the same event ID.
+  expect(run.eventIds.size).toBe(run.count);
+  // Nothing else was repeated.
+  expect(run.retries).toBe(run.proxy.faults());
+  expect(run.proxy.counters.requests).toBe(run.count + run.retries);
+}
+
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.close()));
   await Promise.all(proxies.map((p) => p.close()));
@@ -134,65 +207,33 @@ afterAll(async () => {
 
 describe('resilience against a real Synapse', () => {
   it('300 messages, 8 at a time, through resets, 502s and delays: zero lost, zero duplicated', async () => {
-    const direct = await registered('faults');
-    const sender = direct.session.userId!;
-    const { room_id: roomId } = await direct.session.rooms.create({ name: 'fault injection' });
-
-    const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const proxy = await startFaultProxy(env.baseUrl, {
-      seed,
+    const run = await sendThroughFaults('faults', 300, {
       resetRate: 0.12, // forwarded, acted on by Synapse, then the connection is reset: the reply is lost
       badGatewayRate: 0.1,
       delayRate: 0.1,
       delayMs: 40,
-      // Below the default maxRetries (3): whether a message lands depends on the SDK, not on the dice.
-      maxFaultsPerRequest: 2,
     });
-    proxies.push(proxy);
-    // The same token, so the same device: Synapse de-duplicates by (device, txnId).
-    const viaProxy = tracked({
-      baseUrl: proxy.url,
-      accessToken: direct.session.getAccessToken(),
-      userId: sender,
-      deviceId: direct.session.deviceId,
-      backoffBaseMs: 5,
-      backoffMaxMs: 40,
-    });
+    expectEachLandedOnce(run);
+    expect(run.proxy.counters.reset).toBeGreaterThan(0);
+    expect(run.proxy.counters.badGateway).toBeGreaterThan(0);
+  });
 
-    const COUNT = 300;
-    const run = uniqueName('run');
-    const bodyOf = (i: number) => `${run} message ${i}`;
-    const started = Date.now();
-    const outcomes = await pool(COUNT, 8, (i) => traced('send', () => viaProxy.session.rooms.sendText(roomId, bodyOf(i))));
-    const sendMs = Date.now() - started;
-
-    const failures = outcomes.filter((o) => !o.ok);
-    const counts = await readBodies(direct.session, roomId, sender);
-    const expected = new Set(Array.from({ length: COUNT }, (_, i) => bodyOf(i)));
-    const lost = [...expected].filter((b) => !counts.has(b));
-    const duplicates = [...counts.values()].reduce((n, c) => n + c - 1, 0);
-    const strangers = [...counts.keys()].filter((b) => !expected.has(b));
-    const retries = viaProxy.logs.filter((l) => l.startsWith('->') && l.includes('(retry ')).length;
-    const eventIds = new Set(outcomes.flatMap((o) => (o.ok ? [o.value.event_id] : [])));
-
-    console.log(
-      `[resilience] seed=${seed} sent=${COUNT} landed=${counts.size} duplicates=${duplicates} lost=${lost.length} ` +
-        `failed=${failures.length} retries=${retries} faults=${proxy.faults()} ` +
-        `(reset=${proxy.counters.reset} 502=${proxy.counters.badGateway} delayed=${proxy.counters.delayed} ` +
-        `proxied=${proxy.counters.requests}) in ${sendMs} ms`,
+  it('100 messages through stalled replies (longer than the timeout) and truncated replies: each lands once, none rejected', async () => {
+    const run = await sendThroughFaults(
+      'stalls',
+      100,
+      {
+        stallRate: 0.08, // forwarded and acted on; the reply never comes: the client's timeout ends it
+        truncateRate: 0.12, // forwarded and acted on; the reply is cut in half
+      },
+      { timeoutMs: 5_000 }, // far above what a send takes, so only a stalled reply times out
     );
-    expect(failures).toEqual([]);
-    expect(lost).toEqual([]);
-    expect(duplicates).toBe(0);
-    expect(strangers).toEqual([]);
-    expect(counts.size).toBe(COUNT);
-    // A lost reply was retried with the same txnId, so Synapse answered with the same event ID.
-    expect(eventIds.size).toBe(COUNT);
-    // The faults happened, and each cost exactly one retry: nothing else was repeated.
-    expect(proxy.counters.reset).toBeGreaterThan(0);
-    expect(proxy.counters.badGateway).toBeGreaterThan(0);
-    expect(retries).toBe(proxy.faults());
-    expect(proxy.counters.requests).toBe(COUNT + retries);
+    expectEachLandedOnce(run);
+    expect(run.proxy.counters.stalled).toBeGreaterThan(0);
+    expect(run.proxy.counters.truncated).toBeGreaterThan(0);
+    // Each fault was seen by the client as what it was.
+    expect(run.logs.filter((l) => l.startsWith('<- TimeoutError'))).toHaveLength(run.proxy.counters.stalled);
+    expect(run.logs.filter((l) => l.startsWith('<- ConnectionError'))).toHaveLength(run.proxy.counters.truncated);
   });
 
   describe('rate limits', () => {
@@ -206,25 +247,29 @@ describe('resilience against a real Synapse', () => {
       adminToken = admin.access_token;
     });
 
-    it('a burst of 50 against a low limit: every message lands once, after rateLimited waits', async () => {
-      // Enough retries to outlast the limiter: 50 at once against a burst of 10 take several rounds.
+    it('a burst of 12 against a low limit (2/s, burst 2): every message lands once, after rateLimited waits', async () => {
+      // Synapse counts a send when it is about to persist it, one event at a time per room. A
+      // limit the server's own pace can outrun (50/s before) was never reached on a loaded
+      // machine; 2/s is reached unless each event takes over 500 ms: any burst above 2 hits it.
+      const COUNT = 12;
+      // Enough retries to outlast the limiter: 12 at once at 2 a second take about 6 rounds.
       const t = await registered('burst', { maxRetries: 50 });
       const s = t.session;
       // The room first: createRoom counts against the same per-user limiter.
       const { room_id: roomId } = await s.rooms.create({});
-      await overrideRatelimit(env.baseUrl, adminToken, s.userId!, { messagesPerSecond: 50, burstCount: 10 });
+      await overrideRatelimit(env.baseUrl, adminToken, s.userId!, { messagesPerSecond: 2, burstCount: 2 });
       const run = uniqueName('burst');
       const outcomes = await Promise.allSettled(
-        Array.from({ length: 50 }, (_, i) => traced('burst send', () => s.rooms.sendText(roomId, `${run} ${i}`))),
+        Array.from({ length: COUNT }, (_, i) => traced('burst send', () => s.rooms.sendText(roomId, `${run} ${i}`))),
       );
       expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
       const counts = await readBodies(s, roomId, s.userId!);
       const mine = [...counts.entries()].filter(([b]) => b.startsWith(run));
-      expect(mine).toHaveLength(50);
+      expect(mine).toHaveLength(COUNT);
       expect(mine.every(([, n]) => n === 1)).toBe(true);
 
       const limited = (t.events.rateLimited ?? []) as Array<{ method: string; path: string; delayMs: number; attempt: number }>;
-      console.log(`[resilience] burst of 50: ${limited.length} rateLimited waits, longest ${Math.max(...limited.map((l) => l.delayMs))} ms`);
+      debug(`[resilience] burst of ${COUNT}: ${limited.length} rateLimited waits, longest ${Math.max(0, ...limited.map((l) => l.delayMs))} ms`);
       expect(limited.length).toBeGreaterThan(0);
       for (const l of limited) {
         expect(l.method).toBe('PUT');
@@ -283,7 +328,7 @@ describe('resilience against a real Synapse', () => {
       await new Promise((r) => setTimeout(r, 150));
     }
     const refreshes = t.logs.filter((l) => l === '-> POST /_matrix/client/v3/refresh').length;
-    console.log(`[resilience] refresh: ${calls} calls over 16 s, ${refreshes} refreshes, ${changed.length} tokenChanged, ${failures.length} failures`);
+    debug(`[resilience] refresh: ${calls} calls over 16 s, ${refreshes} refreshes, ${changed.length} tokenChanged, ${failures.length} failures`);
     expect(failures).toEqual([]);
     expect(changed.length).toBeGreaterThanOrEqual(3);
     expect(refreshes).toBe(changed.length); // one refresh per expiry, never one per waiting request
@@ -304,7 +349,7 @@ describe('resilience against a real Synapse', () => {
     });
 
     it('ends with TimeoutError at the configured time, not before it, and well before the default', async () => {
-      const { session } = tracked({ baseUrl: blackhole.url, accessToken: token, userId, timeoutMs: 700 });
+      const { session } = tracked({ baseUrl: blackhole.url, accessToken: token, userId, timeoutMs: 700, maxRetries: 0 });
       const before = blackhole.counters.requests;
       const started = performance.now();
       const e = await rejection(traced('timeout', () => session.account.whoami()));
@@ -313,7 +358,18 @@ describe('resilience against a real Synapse', () => {
       expect((e as TimeoutError).timeoutMs).toBe(700);
       expect(elapsed).toBeGreaterThanOrEqual(700 - 5); // timer granularity
       expect(elapsed).toBeLessThan(15_000); // the default would be 30 s
-      expect(blackhole.counters.requests - before).toBe(1); // a timeout is not retried
+      expect(blackhole.counters.requests - before).toBe(1); // maxRetries: 0
+    });
+
+    it('a timed-out GET (safe) is sent again within maxRetries; a timed-out unsafe POST is not', async () => {
+      const { session } = tracked({ baseUrl: blackhole.url, accessToken: token, userId, timeoutMs: 200, maxRetries: 2, backoffBaseMs: 1 });
+      const before = blackhole.counters.requests;
+      expect(await rejection(traced('timeout retried', () => session.account.whoami()))).toBeInstanceOf(TimeoutError);
+      expect(blackhole.counters.requests - before).toBe(3);
+      expect(blackhole.seen.slice(-3).map((r) => r.path)).toEqual(Array(3).fill('/_matrix/client/v3/account/whoami'));
+      const mid = blackhole.counters.requests;
+      expect(await rejection(traced('timeout unsafe', () => session.rooms.create({})))).toBeInstanceOf(TimeoutError);
+      expect(blackhole.counters.requests - mid).toBe(1);
     });
 
     it('an aborted request ends with AbortError and the proxy sees no further request', async () => {

@@ -3,7 +3,7 @@ import { RoomEvent } from '../../lib/builders/room-event';
 import { StateEvent } from '../../lib/builders/state-event';
 import type { ClientEvent } from '../../lib/types';
 import { itEnv, uniqueName } from '../harness/env';
-import { anonSession, eventually, newUser } from './helpers';
+import { anonSession, catchError, eventually, newUser } from './helpers';
 
 const server = itEnv().serverName;
 const MESSAGES_ONLY = { types: ['m.room.message'] };
@@ -274,6 +274,28 @@ describe('rooms (Synapse)', () => {
     expect((await bob.rooms.event(roomId, reaction.event_id)).content).toEqual({
       'm.relates_to': { rel_type: 'm.annotation', event_id: text.event_id, key: '👍' },
     });
+  });
+
+  it("setPowerLevel gives one user a level that the server then enforces, keeping everyone else's", async () => {
+    const { room_id: roomId } = await alice.rooms.create({ preset: 'private_chat', invite: [bob.userId!] });
+    await bob.rooms.join(roomId);
+    // Bob, at the default 0, may not rename the room (state_default is 50).
+    expect((await catchError(bob.rooms.sendStateEvent(StateEvent.name(roomId, 'by bob')))).errcode).toBe('M_FORBIDDEN');
+
+    type Levels = { users: Record<string, number>; state_default: number };
+    // (In room version 12, Synapse's default, the creator is not listed: creators outrank everyone.)
+    const before = await alice.rooms.stateEvent<Levels>(roomId, 'm.room.power_levels');
+    await alice.rooms.setPowerLevel(roomId, bob.userId!, 50);
+    const levels = await alice.rooms.stateEvent<Levels>(roomId, 'm.room.power_levels');
+    expect(levels).toEqual({ ...before, users: { ...before.users, [bob.userId!]: 50 } });
+    await bob.rooms.sendStateEvent(StateEvent.name(roomId, 'by bob'));
+    expect(await alice.rooms.stateEvent(roomId, 'm.room.name')).toEqual({ name: 'by bob' });
+
+    // Back to the default: the entry goes, and the server refuses Bob again.
+    await alice.rooms.setPowerLevel(roomId, bob.userId!, 0);
+    expect(await alice.rooms.stateEvent<Levels>(roomId, 'm.room.power_levels')).toEqual(before);
+    expect((await catchError(bob.rooms.sendStateEvent(StateEvent.name(roomId, 'again')))).errcode).toBe('M_FORBIDDEN');
+    await alice.rooms.sendStateEvent(StateEvent.name(roomId, 'by alice')); // the creator kept her power
   });
 
   it('typing, receipts and read markers reach the other user (and the own account data)', async () => {

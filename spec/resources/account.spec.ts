@@ -649,3 +649,96 @@ describe('account.getAccountData / setAccountData', () => {
   });
 });
 
+
+// A reply whose fields are not what the spec says: an InvalidResponseError, and the session
+// keeps what it had (never a malformed identity, never a token it could not send).
+describe('reply shapes the session relies on', () => {
+  const BAD_USER_IDS: unknown[] = [{ evil: true }, 42, 'alice', '@alice', '', ['@a:example.org'], true];
+  const BAD_STRINGS: unknown[] = [5, '', {}, ['x'], false, 'a\nb'];
+  const BAD_TOKENS: unknown[] = [5, '', {}, 'has space', 'line\nbreak', 'x'.repeat(5000), 'tøken'];
+  const BAD_COUNTS: unknown[] = [-1, 1.5, '300000', {}, true];
+  const field = (name: string, bad: unknown[]) => bad.map((value) => [name, value] as const);
+
+  describe('whoami', () => {
+    it.each([...field('user_id', BAD_USER_IDS), ...field('device_id', BAD_STRINGS)])(
+      '%s = %j → InvalidResponseError; a session resumed from a bare token adopts nothing',
+      async (name, value) => {
+        const s = session(false, { accessToken: TOKEN });
+        nock(BASE).get('/_matrix/client/v3/account/whoami').reply(200, { user_id: ME, device_id: 'DEV', [name]: value });
+        const e = await failure(s.account.whoami());
+        expect(e).toBeInstanceOf(InvalidResponseError);
+        expect((e as InvalidResponseError).reason).toContain(`"${name}"`);
+        expect([s.userId, s.deviceId]).toEqual([undefined, undefined]);
+        // Later calls are not blamed on the caller: the session simply has no user ID yet.
+        await expect(s.account.getAccountData('m.x')).rejects.toBeInstanceOf(NotLoggedInError);
+      },
+    );
+
+    it('the {"user_id":{"evil":true}} of a hostile server is not adopted, and a good answer afterwards is', async () => {
+      const s = session(false, { accessToken: TOKEN });
+      nock(BASE).get('/_matrix/client/v3/account/whoami').reply(200, { user_id: { evil: true } });
+      await expect(s.account.whoami()).rejects.toBeInstanceOf(InvalidResponseError);
+      nock(BASE).get('/_matrix/client/v3/account/whoami').reply(200, { user_id: ME });
+      await s.account.whoami();
+      expect(s.userId).toBe(ME);
+    });
+  });
+
+  const LOGIN_CASES = [
+    ...field('user_id', BAD_USER_IDS),
+    ...field('access_token', BAD_TOKENS),
+    ...field('device_id', BAD_STRINGS),
+    ...field('refresh_token', BAD_TOKENS),
+    ...field('expires_in_ms', BAD_COUNTS),
+  ];
+
+  it.each(LOGIN_CASES)('login: %s = %j → InvalidResponseError; a logged-in session keeps its credentials, no event', async (name, value) => {
+    const s = session();
+    const seen = record(s);
+    nock(BASE).post('/_matrix/client/v3/login').reply(200, { ...LOGIN_OK, refresh_token: 'r-token', expires_in_ms: 60_000, [name]: value });
+    const e = await failure(s.account.loginWithPassword('alice', 'pw'));
+    expect(e).toBeInstanceOf(InvalidResponseError);
+    expect((e as InvalidResponseError).reason).toContain(`"${name}"`);
+    expect([s.getAccessToken(), s.getRefreshToken(), s.userId, s.deviceId]).toEqual([TOKEN, undefined, ME, 'DEV']);
+    expect(seen).toEqual([]);
+  });
+
+  it.each(LOGIN_CASES)('registerGuest: %s = %j → InvalidResponseError; still logged out', async (name, value) => {
+    const s = session(false);
+    nock(BASE).post('/_matrix/client/v3/register').query({ kind: 'guest' }).reply(200, { ...LOGIN_OK, [name]: value });
+    expect(await failure(s.account.registerGuest())).toBeInstanceOf(InvalidResponseError);
+    expect([s.isLoggedIn, s.userId]).toEqual([false, undefined]);
+  });
+
+  it.each(LOGIN_CASES)('register: %s = %j → InvalidResponseError; still logged out, no event', async (name, value) => {
+    const s = session(false);
+    const seen = record(s);
+    nock(BASE).post('/_matrix/client/v3/register').reply(200, { ...LOGIN_OK, [name]: value });
+    expect(await failure(s.account.register({ username: 'alice', password: 'pw' }))).toBeInstanceOf(InvalidResponseError);
+    expect([s.isLoggedIn, s.userId]).toEqual([false, undefined]);
+    expect(seen).toEqual([]);
+  });
+
+  it('optional fields may be absent or null (register with inhibit_login has no token at all)', async () => {
+    const s = session(false);
+    nock(BASE).post('/_matrix/client/v3/login').reply(200, { ...LOGIN_OK, refresh_token: null, expires_in_ms: null });
+    await s.account.loginWithPassword('alice', 'pw');
+    expect([s.getAccessToken(), s.getRefreshToken(), s.deviceId]).toEqual(['new-token', undefined, 'NEWDEV']);
+    const other = session(false);
+    nock(BASE).post('/_matrix/client/v3/register').reply(200, { user_id: ME });
+    await expect(other.account.register({ username: 'alice', password: 'pw', inhibitLogin: true })).resolves.toEqual({ user_id: ME });
+    expect(other.isLoggedIn).toBe(false);
+  });
+
+  it.each([...field('access_token', BAD_TOKENS), ...field('refresh_token', BAD_TOKENS), ...field('expires_in_ms', BAD_COUNTS)])(
+    'refresh: %s = %j → InvalidResponseError; the old tokens are kept and the session is not ended',
+    async (name, value) => {
+      const s = session(true, { refreshToken: 'old-refresh' });
+      const seen = record(s);
+      nock(BASE).post('/_matrix/client/v3/refresh').reply(200, { access_token: 'next', refresh_token: 'next-r', expires_in_ms: 1000, [name]: value });
+      expect(await failure(s.account.refresh())).toBeInstanceOf(InvalidResponseError);
+      expect([s.getAccessToken(), s.getRefreshToken()]).toEqual([TOKEN, 'old-refresh']);
+      expect(seen).toEqual([]);
+    },
+  );
+});

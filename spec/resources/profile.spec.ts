@@ -93,6 +93,18 @@ describe('profile setters', () => {
     await session().profile.setAvatarUrl(ME, 'mxc://example.org/Abc_1-2');
   });
 
+  it("setDisplayName and setAvatarUrl without a user ID set the session user's own, with per-request options", async () => {
+    nock(BASE, AUTH).put('/_matrix/client/v3/profile/%40alice%3Aexample.org/displayname', { displayname: 'Bot' }).reply(200, {});
+    await session().profile.setDisplayName('Bot');
+    nock(BASE, AUTH).put('/_matrix/client/v3/profile/%40alice%3Aexample.org/avatar_url', { avatar_url: 'mxc://example.org/a1' }).reply(200, {});
+    await session().profile.setAvatarUrl('mxc://example.org/a1', { timeoutMs: 5_000 });
+    // A name that looks like a user ID is still a name when it comes alone.
+    nock(BASE, AUTH).put('/_matrix/client/v3/profile/%40alice%3Aexample.org/displayname', { displayname: '@bob:example.org' }).reply(200, {});
+    await session().profile.setDisplayName('@bob:example.org', {});
+    await expect(session(false).profile.setDisplayName('Bot')).rejects.toMatchObject({ name: 'NotLoggedInError' });
+    await expectInvalid(() => session().profile.setAvatarUrl('https://example.org/a.png'), 'avatarUrl');
+  });
+
   it('setField PUTs a custom key with a JSON value; deleteField DELETEs it', async () => {
     nock(BASE, AUTH).put('/_matrix/client/v3/profile/%40alice%3Aexample.org/org.example.fav', { 'org.example.fav': [1, 'x'] }).reply(200, {});
     await session().profile.setField(ME, 'org.example.fav', [1, 'x']);

@@ -363,6 +363,46 @@ describe('rooms: bot helpers', () => {
   });
 });
 
+describe('rooms.setPowerLevel', () => {
+  const PL = `${V3}/rooms/${R}/state/m.room.power_levels/`;
+  const current = { users: { [ME]: 100, '@carol:example.org': 50 }, users_default: 0, state_default: 50, events: { 'm.room.name': 50 } };
+
+  it("reads the power levels, changes one user's entry and writes the rest back untouched", async () => {
+    const got = serve('GET', [200, current]);
+    const put = serve('PUT', [200, { event_id: '$pl' }]);
+    await expect(session().rooms.setPowerLevel(ROOM, BOB, 75)).resolves.toEqual({ event_id: '$pl' });
+    expect(got[0].url).toBe(PL);
+    expect(put[0].url).toBe(PL);
+    expect(put[0].body).toEqual({ ...current, users: { [ME]: 100, '@carol:example.org': 50, [BOB]: 75 } });
+  });
+
+  it('a level equal to users_default removes the entry; missing users and defaults are handled', async () => {
+    const put = serve('PUT', [200, { event_id: '$1' }], [200, { event_id: '$2' }]);
+    serve('GET', [200, current], [200, { ban: 50 }]);
+    await session().rooms.setPowerLevel(ROOM, '@carol:example.org', 0);
+    await session().rooms.setPowerLevel(ROOM, BOB, 10);
+    expect(put.map((x) => x.body)).toEqual([
+      { ...current, users: { [ME]: 100 } },
+      { ban: 50, users: { [BOB]: 10 } },
+    ]);
+  });
+
+  it('a reply that is not an object is an InvalidResponseError and nothing is written', async () => {
+    serve('GET', [200, [1, 2]]);
+    const put = serve('PUT', [200, { event_id: '$x' }]);
+    await expect(session().rooms.setPowerLevel(ROOM, BOB, 10)).rejects.toBeInstanceOf(InvalidResponseError);
+    expect(put).toEqual([]);
+  });
+
+  it('refuses bad input before any request', async () => {
+    await rejectsInput(() => session().rooms.setPowerLevel('room', BOB, 1), 'roomId');
+    await rejectsInput(() => session().rooms.setPowerLevel(ROOM, 'bob', 1), 'userId');
+    await rejectsInput(() => session().rooms.setPowerLevel(ROOM, BOB, 1.5), 'level');
+    await rejectsInput(() => session().rooms.setPowerLevel(ROOM, BOB, 2 ** 53), 'level');
+    await rejectsInput(() => session().rooms.setPowerLevel(ROOM, BOB, '50' as unknown as number), 'level');
+  });
+});
+
 describe('rooms: retries', () => {
   // Retries on (3, the library default): whether a call is retried is what these tests are about.
   const retrying = (): MatrixSession => session(true, { maxRetries: 3 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson, FileSyncStore, MemorySyncStore } from '../../lib/sync/store';
@@ -98,7 +98,6 @@ describe('FileSyncStore', () => {
     // The target is a directory: rename fails.
     const target = join(dir, 'is-a-dir');
     const store = new FileSyncStore(target, { fsync: false });
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(target);
     await expect(store.setSyncToken('t1')).rejects.toThrow();
     expect(readdirSync(dir).sort()).toEqual(['corrupt.json', 'is-a-dir', 'other.json']);

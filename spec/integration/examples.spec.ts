@@ -1,0 +1,73 @@
+// The examples, run as a user runs them: compiled, importing the package by its name, as their
+// own processes, against the run's Synapse. `npm run demo` and `npm run bot` do the same with
+// a throwaway Synapse of their own.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { itEnv } from '../harness/env';
+import { newUser, PASSWORD } from './helpers';
+
+const ROOT = resolve(__dirname, '..', '..');
+const run = promisify(execFile);
+let out: string;
+
+beforeAll(async () => {
+  // Inside the checkout, so the compiled code finds the project's node_modules as an app finds its own.
+  mkdirSync(join(ROOT, '.build'), { recursive: true });
+  out = mkdtempSync(join(ROOT, '.build', 'examples-'));
+  const tsc = join(dirname(require.resolve('typescript-7/package.json')), 'bin', 'tsc');
+  await run(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.examples.json'), '--outDir', out, '--sourceMap', 'false']);
+  // What `npm install matrix-session` would give the compiled examples: the package by its name.
+  mkdirSync(join(out, 'node_modules', 'matrix-session'), { recursive: true });
+  writeFileSync(join(out, 'node_modules', 'matrix-session', 'package.json'), JSON.stringify({ name: 'matrix-session', main: '../../lib/index.js' }));
+}, 60_000);
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+it('the demo prints the transcript of a conversation', async () => {
+  const { stdout } = await run(process.execPath, [join(out, 'examples', 'demo.js')], { env: { ...process.env, MATRIX_BASE_URL: itEnv().baseUrl } });
+  expect(stdout).toMatch(/Transcript/);
+  expect(stdout).toMatch(/@alice-[^:]+:[^ ]+: Hello Bob!/);
+  expect(stdout).toMatch(/@bob-[^:]+:[^ ]+: Got them all, thanks Alice!/);
+  expect(stdout).toMatch(/Both users logged out/);
+});
+
+it('the echo bot joins when invited and answers a message', async () => {
+  const bot = await newUser('echo');
+  const botId = bot.userId!;
+  await bot.account.logout(); // the bot process logs in by itself, with its password
+  const alice = await newUser('alice');
+  const child = spawn(process.execPath, [join(out, 'examples', 'echo-bot.js')], {
+    env: { ...process.env, MATRIX_BASE_URL: itEnv().baseUrl, MATRIX_USER: botId, MATRIX_PASSWORD: PASSWORD, BOT_SYNC_STORE: join(out, 'bot.json') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    const { room_id: roomId } = await alice.rooms.create({ invite: [botId] });
+    const answered = new Promise<string>((resolve) =>
+      alice.on('room.message', (room, event) => {
+        if (room === roomId && event.sender === botId) resolve(String(event.content.body));
+      }),
+    );
+    const joined = new Promise<void>((resolve) =>
+      alice.on('room.state', (room, event) => {
+        if (room === roomId && event.state_key === botId && event.content.membership === 'join') resolve();
+      }),
+    );
+    await alice.sync.start({ timeout: 1_000 });
+    const died = exited.then((code) => Promise.reject(new Error(`the bot exited (${code}):\n${output}`)));
+    await Promise.race([joined, died]);
+    await alice.rooms.sendText(roomId, 'ping 42');
+    expect(await Promise.race([answered, died])).toBe('echo: ping 42');
+    expect(output).toContain(`bot: ${botId} is listening`);
+    expect(output).toContain(`said "ping 42"`);
+  } finally {
+    await alice.close();
+    child.kill('SIGINT');
+  }
+  expect(await exited).toBe(0); // SIGINT stops the loop and closes the session: a clean exit
+});
