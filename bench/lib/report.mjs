@@ -197,7 +197,8 @@ export function renderScaleSection(res, { standalone = false } = {}) {
   const soakRoutes = routes('sync-soak'); const gapRoutes = routes('sync-gap');
   out.push(
     `- **initial sync ${c.scaleRooms}x${c.scaleEvents}**: the \`sync\` scenario with ${fmtInt(c.scaleRooms)} joined rooms × ${c.scaleEvents} timeline events plus state` +
-    (m.syncBytes && m.syncBytes[2] ? ` (${(m.syncBytes[2] / 1048576).toFixed(1)} MiB)` : '') + '; every room\'s timeline is `limited` (a first sync: reported as `room.gap`, nothing fetched).',
+    (m.syncBytes && m.syncBytes[2] ? ` (${(m.syncBytes[2] / 1048576).toFixed(1)} MiB)` : '') + '; every room\'s timeline is `limited`, which on a first sync fetches nothing. ' +
+    'What the session keeps afterwards includes its memory store\'s last-event ID of each room (about 200 bytes a room): the store\'s own data.',
     `- **soak**: an empty initial \`/sync\`, then ${fmtInt(c.soakEvents / c.soakBatch)} incremental ones of ${fmtInt(c.soakBatch)} events over ${c.soakRooms} rooms, served as fast as the client asks; each event must arrive once and in order.` +
     (soakRoutes ? ` Requests (session): ${soakRoutes}.` : ''),
     `- **gap**: an initial \`/sync\` with one event in one room, then a \`limited\` timeline holding the last 10 of ${fmtInt(c.gapEvents)} new events; the other ${fmtInt(c.gapEvents - 10)} come from \`/messages\`, 100 a page, back to the first event. Time from the start of syncing to the last of them.` +
