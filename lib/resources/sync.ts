@@ -30,11 +30,15 @@ const ITEM_KINDS: readonly SyncItemKind[] = [
 const STORE_METHODS = ['getSyncToken', 'setSyncToken', 'getFilter', 'setFilter'];
 const POSITION_METHODS = ['getLastEventId', 'setSyncPosition'];
 
+/** Options of `session.sync.once()`. */
 export interface SyncOnceOptions {
   /** A filter ID, or a filter object sent inline. */
   filter?: string | Record<string, unknown>;
+  /** The `next_batch` of a previous response: only what happened since. */
   since?: string;
+  /** The full state of every room, even with `since`. */
   fullState?: boolean;
+  /** The presence to set with the request. */
   setPresence?: Presence;
   /** How long the server may hold the request open waiting for events, in ms (default 0). */
   timeout?: number;

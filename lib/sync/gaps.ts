@@ -16,6 +16,7 @@ export type GapReason = 'limit' | 'unknown_position' | 'history_end' | 'error' |
 
 /** The `room.gap` event: events of a room that the loop did not deliver. */
 export interface RoomGap {
+  /** The room's ID. */
   roomId: string;
   /**
    * Where to page backwards from (`rooms.messages(roomId, { from: prevBatch, dir: 'b' })`)
@@ -24,6 +25,7 @@ export interface RoomGap {
    * server gave no token.
    */
   prevBatch: string | undefined;
+  /** Why the events were not delivered (see GapReason). */
   reason: GapReason;
   /** With `error`: what failed (a MatrixError, ConnectionError, InvalidResponseError, …). */
   error?: unknown;

@@ -21,6 +21,7 @@ import { canonicalJson, MemorySyncStore, type SyncStore } from './store';
 import { SyncEventStream, type SyncEventsOptions } from './stream';
 import type { Presence, SyncErrorInfo, SyncErrorSource, SyncState } from './types';
 
+/** Options of `session.sync.start()`. */
 export interface SyncStartOptions {
   /**
    * A filter ID, or a filter object: an object is uploaded once (POST /user/{userId}/filter)
@@ -29,6 +30,7 @@ export interface SyncStartOptions {
   filter?: string | Record<string, unknown>;
   /** How long the server may hold each request open, in ms (default 30 000). */
   timeout?: number;
+  /** The presence to set with each request. */
   setPresence?: Presence;
   /** Ask for the full state of every room on the first request of this run. */
   fullState?: boolean;

@@ -3,7 +3,8 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MatrixSessionError } from '../core/errors';
 
-type Awaitable<T> = T | Promise<T>;
+/** A value, or a promise of it: store methods may be synchronous or not. */
+export type Awaitable<T> = T | Promise<T>;
 
 /** A filter the loop created on the server, kept so that later runs reuse its ID. */
 export interface StoredFilter {
@@ -28,9 +29,11 @@ export interface StoredFilter {
  * reason `unknown_position` instead of being filled.
  */
 export interface SyncStore {
+  /** The position saved last (a `next_batch`), or undefined: the loop then starts with an initial sync. */
   getSyncToken(): Awaitable<string | undefined>;
   /** Saves the position; not called when the store has `setSyncPosition`. */
   setSyncToken(token: string): Awaitable<void>;
+  /** The filter the loop created on the server, if any. */
   getFilter(): Awaitable<StoredFilter | undefined>;
   /** `undefined` forgets the filter (the server no longer knows its ID). */
   setFilter(filter: StoredFilter | undefined): Awaitable<void>;
@@ -50,9 +53,11 @@ export class MemorySyncStore implements SyncStore {
   #filter?: StoredFilter;
   #lastEvents = new Map<string, string>();
 
+  /** The position saved last. */
   getSyncToken(): string | undefined {
     return this.#token;
   }
+  /** Saves the position. */
   setSyncToken(token: string): void {
     this.#token = token;
   }
@@ -65,9 +70,11 @@ export class MemorySyncStore implements SyncStore {
     this.#token = token;
     mergeLastEvents(this.#lastEvents, lastEvents);
   }
+  /** The filter the loop created, if any. */
   getFilter(): StoredFilter | undefined {
     return this.#filter;
   }
+  /** Keeps (or with undefined forgets) the filter the loop created. */
   setFilter(filter: StoredFilter | undefined): void {
     this.#filter = filter;
   }
@@ -81,6 +88,7 @@ interface FileContents {
   rooms?: Record<string, string>;
 }
 
+/** Options of `new FileSyncStore(path, options)`. */
 export interface FileSyncStoreOptions {
   /**
    * Flush each write to disk before it replaces the old file (default true), so a power
@@ -96,6 +104,7 @@ export interface FileSyncStoreOptions {
  * last events are written together, in one file, so they always match.
  */
 export class FileSyncStore implements SyncStore {
+  /** The file the store reads and writes. */
   readonly path: string;
   #fsync: boolean;
   #data?: FileContents;
@@ -108,15 +117,19 @@ export class FileSyncStore implements SyncStore {
     this.#fsync = options.fsync ?? true;
   }
 
+  /** The position written last (the file is read on the first call). */
   async getSyncToken(): Promise<string | undefined> {
     return (await this.#load()).syncToken;
   }
+  /** Writes the position. */
   async setSyncToken(token: string): Promise<void> {
     await this.#update((d) => (d.syncToken = token));
   }
+  /** The filter the loop created, if any. */
   async getFilter(): Promise<StoredFilter | undefined> {
     return (await this.#load()).filter;
   }
+  /** Writes (or with undefined removes) the filter the loop created. */
   async setFilter(filter: StoredFilter | undefined): Promise<void> {
     await this.#update((d) => (d.filter = filter));
   }
