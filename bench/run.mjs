@@ -12,6 +12,12 @@
 //   --quick/--only)  --no-docs  --skip-install  --skip-build  --build (rebuild dist/)
 //   --profile / --no-profile (the perf breakdown of where-time-goes.mjs; on by default
 //   in a full run, skipped with a note when perf is not usable)
+//   node bench/run.mjs --only sync-scale [--docs]
+//                                      the sync-scale group alone (sync-5000, sync-soak,
+//                                      sync-gap: matrix-session against the floor); with
+//                                      --docs it replaces only its section of docs/benchmarks.md
+//   sizes: --scale-rooms/--scale-events (5000x20), --soak-events (1000000), --soak-batch
+//   (1000), --soak-rooms (100), --gap-events (1000)
 //
 // Installs bench/node_modules (npm ci, ignore-scripts) when missing, builds dist/ with
 // `npm run build` when missing, starts the stub homeserver pinned to core 1 and runs each
@@ -23,8 +29,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, ROOT_DIR, CLIENTS, adapterPath } from './lib/clients.mjs';
-import { scenarios as scenarioDefs, median, summarize } from './lib/scenarios.mjs';
-import { renderMarkdown, ratio } from './lib/report.mjs';
+import { scenarios as scenarioDefs, median, summarize, GROUPS } from './lib/scenarios.mjs';
+import { renderMarkdown, renderScaleSection, ratio, SCALE_START, SCALE_END } from './lib/report.mjs';
 import { measure as measureWhereTimeGoes } from './where-time-goes.mjs';
 import { startStub } from './lib/stub.mjs';
 
@@ -47,6 +53,12 @@ const { values: argv } = parseArgs({
     events: { type: 'string', default: '200' },
     'large-rooms': { type: 'string', default: '500' },
     'large-events': { type: 'string', default: '20' },
+    'scale-rooms': { type: 'string', default: '5000' },
+    'scale-events': { type: 'string', default: '20' },
+    'soak-events': { type: 'string', default: '1000000' },
+    'soak-batch': { type: 'string', default: '1000' },
+    'soak-rooms': { type: 'string', default: '100' },
+    'gap-events': { type: 'string', default: '1000' },
   },
 });
 
@@ -62,6 +74,12 @@ const cfg = {
   events: Number(argv.events),
   largeRooms: Number(argv['large-rooms']),
   largeEvents: Number(argv['large-events']),
+  scaleRooms: Number(argv['scale-rooms']),
+  scaleEvents: Number(argv['scale-events']),
+  soakEvents: Number(argv['soak-events']),
+  soakBatch: Number(argv['soak-batch']),
+  soakRooms: Number(argv['soak-rooms']),
+  gapEvents: Number(argv['gap-events']),
 };
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -73,18 +91,23 @@ const ALL_SCENARIOS = scenarioDefs(cfg);
 let selScenarios = ALL_SCENARIOS.map((s) => s.name);
 let selClients = CLIENTS.map((c) => c.name);
 if (cfg.only) {
-  const items = cfg.only.split(',').map((x) => x.trim()).filter(Boolean);
+  const items = cfg.only.split(',').map((x) => x.trim()).filter(Boolean).flatMap((x) => GROUPS[x] ?? [x]);
   const bad = items.filter((x) => !selScenarios.includes(x) && !selClients.includes(x));
   if (bad.length) {
-    log(`--only: unknown ${bad.join(', ')}; scenarios: ${selScenarios.join(', ')}; clients: ${selClients.join(', ')}`);
+    log(`--only: unknown ${bad.join(', ')}; scenarios: ${selScenarios.join(', ')}; groups: ${Object.keys(GROUPS).join(', ')}; clients: ${selClients.join(', ')}`);
     process.exit(2);
   }
   const s = items.filter((x) => selScenarios.includes(x));
   const c = items.filter((x) => selClients.includes(x));
   if (s.length) selScenarios = s;
   if (c.length) selClients = [...new Set(['floor', ...c])];
+  // Scenarios measured for some clients only (sync-scale): the others are not started at all.
+  const only = ALL_SCENARIOS.filter((x) => selScenarios.includes(x.name));
+  if (!c.length && only.every((x) => x.clients)) selClients = [...new Set(only.flatMap((x) => x.clients))];
 }
 const writeDocs = !argv['no-docs'] && (argv.docs || (!cfg.quick && !cfg.only && !argv.rounds && !argv.n && !argv['import-runs']));
+// A run of the sync-scale group alone updates only its section of docs/benchmarks.md.
+const scaleOnly = selScenarios.every((name) => GROUPS['sync-scale'].includes(name));
 const runProfile = !argv['no-profile'] && (argv.profile || (!cfg.quick && !cfg.only && !argv.rounds && !argv.n && !argv['import-runs']));
 // The clients of the breakdown (the floor, the transport alone, the peer it must beat, us).
 const PROFILE_CLIENTS = ['floor', 'axios-tuned', 'bot-sdk', 'session'];
@@ -184,9 +207,12 @@ function startBenchStub() {
 
 function runWorker(client, scenario, baseUrl) {
   const wcfg = {
-    client: client.name, adapter: client.adapter, variant: client.variant || 'default', scenario: scenario.name === 'sync-500' ? 'sync' : scenario.name,
+    client: client.name, adapter: client.adapter, variant: client.variant || 'default',
+    scenario: scenario.workerScenario ?? (scenario.name === 'sync-500' ? 'sync' : scenario.name),
     baseUrl, n: cfg.n, warmup: cfg.warmup, concurrency: cfg.concurrency,
-    rooms: scenario.rooms, events: scenario.events, timeoutMs: 90_000,
+    rooms: scenario.rooms, events: scenario.events,
+    soakEvents: cfg.soakEvents, soakBatch: cfg.soakBatch, soakRooms: cfg.soakRooms, gapEvents: cfg.gapEvents,
+    timeoutMs: scenario.group === 'sync-scale' ? 300_000 : 90_000,
   };
   const [cmd, a] = pinned(PIN?.client, process.execPath, ['--expose-gc', path.join(BENCH_DIR, 'worker.mjs'), JSON.stringify(wcfg)]);
   return new Promise((resolve) => {
@@ -296,11 +322,20 @@ async function main() {
   const results = {};
   for (const s of scen) {
     results[s.name] = {};
-    for (const c of clients) results[s.name][c.name] = c.avail.ok ? { runs: [], errors: [] } : { skipped: c.avail.reason, runs: [], errors: [] };
+    for (const c of clients) {
+      const skipped = !c.avail.ok ? c.avail.reason : s.clients && !s.clients.includes(c.name) ? 'not measured (this scenario compares matrix-session with the floor)' : undefined;
+      results[s.name][c.name] = skipped ? { skipped, runs: [], errors: [] } : { runs: [], errors: [] };
+    }
   }
 
   const busy0 = readSystemBusyTicks(); const self0 = readSelfChildrenCpuTicks(); const load0 = loadavg();
   const stub = await startBenchStub();
+  const big = scen.find((x) => x.name === 'sync-5000');
+  if (big) {
+    // Generated before the rounds, so that no client's time includes the stub building the body.
+    const v = await (await fetch(`${stub.baseUrl}/_bench/variant?rooms=${big.rooms}&events=${big.events}`)).json();
+    stub.info.variants.push(v);
+  }
   log(`[stub] ${stub.baseUrl} (pid ${stub.info.pid}${PIN ? `, core ${PIN.stub}` : ''}), sync variants: ${stub.info.variants.map((v) => `${v.key} ${(v.bytes / 1048576).toFixed(2)} MiB`).join(', ')}`);
 
   const bare = [];
@@ -311,6 +346,7 @@ async function main() {
       const order = rotate(runnable, round - 1);
       if (s.kind === 'worker') {
         for (const c of order) {
+          if (s.clients && !s.clients.includes(c.name)) continue;
           const r = await runWorker(c, s, stub.baseUrl);
           const slot = results[s.name][c.name];
           slot.runs.push({ round, load1: os.loadavg()[0], ...r });
@@ -465,10 +501,25 @@ async function main() {
   writeFileSync(path.join(outDir, 'latest.md'), md + '\n');
   if (writeDocs) {
     mkdirSync(path.join(ROOT_DIR, 'docs'), { recursive: true });
-    writeFileSync(path.join(ROOT_DIR, 'docs', 'benchmarks.md'), renderMarkdown(res, { forDocs: true }) + '\n');
-    log('[done] wrote docs/benchmarks.md');
+    const docsPath = path.join(ROOT_DIR, 'docs', 'benchmarks.md');
+    if (scaleOnly && existsSync(docsPath)) {
+      writeFileSync(docsPath, spliceScaleSection(readFileSync(docsPath, 'utf8'), renderScaleSection(res, { standalone: true })));
+      log('[done] replaced the sync-scale section of docs/benchmarks.md');
+    } else {
+      writeFileSync(docsPath, renderMarkdown(res, { forDocs: true }) + '\n');
+      log('[done] wrote docs/benchmarks.md');
+    }
   }
   log(`[done] ${(wallMs / 1000).toFixed(1)} s; bench/results/latest.json${writeDocs ? ', docs/benchmarks.md' : ''}`);
+}
+
+/** Puts the sync-scale section in place of the old one (between its markers), or before the notes. */
+function spliceScaleSection(doc, section) {
+  const a = doc.indexOf(SCALE_START);
+  const b = doc.indexOf(SCALE_END);
+  if (a >= 0 && b > a) return doc.slice(0, a) + section + doc.slice(b + SCALE_END.length);
+  const notes = doc.indexOf('\n## Notes');
+  return notes < 0 ? `${doc.trimEnd()}\n\n${section}\n` : `${doc.slice(0, notes)}\n${section}\n${doc.slice(notes)}`;
 }
 
 function evaluateTargets(res) {

@@ -15,6 +15,15 @@
 // that each one arrived exactly once. A /sync with `since` is an empty incremental one,
 // held for min(timeout, --hold-ms) like a long poll.
 //
+// Sync at scale (the sync-scale scenarios; the mode is chosen by the access token too):
+// - `syt_bench_soak_<T>_<B>_<R>`: an empty initial /sync, then incremental ones with B new
+//   timeline events each, spread over R rooms, until T events were served (bench.seq 0..T-1
+//   in order); after that the long poll is held for --hold-ms whatever its timeout.
+// - `syt_bench_gap_<N>`: an initial /sync with one room and one event (the anchor), then one
+//   incremental /sync whose timeline holds the last 10 of N new events, `limited`, with a
+//   prev_batch; GET /rooms/{roomId}/messages pages back through the other N-10, as Synapse
+//   does (newest first, `end` until the anchor is reached).
+//
 // Bench control endpoints (not Matrix): GET /_bench/stats, POST /_bench/reset,
 // GET /_bench/variant?rooms=R&events=E (sizes of a variant, generating it if needed).
 
@@ -228,6 +237,65 @@ function emptyIncremental(since) {
   }));
 }
 
+// ---------------------------------------------------------------------------
+// Sync at scale: soak batches and a gap to fill
+
+const SCALE_ROOM = roomIdFor(0);
+const soakRooms = new Map();
+function soakRoomIds(R) {
+  let ids = soakRooms.get(R);
+  if (!ids) soakRooms.set(R, (ids = Array.from({ length: R }, (_, r) => roomIdFor(r))));
+  return ids;
+}
+
+/** One scale event: a short m.text with its sequence number (ids and bodies from the number alone). */
+function scaleEvent(seq, prefix) {
+  return {
+    type: 'm.room.message', sender: userIdFor(seq % 100),
+    content: { msgtype: 'm.text', body: `#${seq} ${LOREM[seq % LOREM.length]} ${LOREM[(seq * 7) % LOREM.length]}`, 'bench.seq': seq },
+    origin_server_ts: BASE_TS + seq, unsigned: { age: 1000 }, event_id: `$${prefix}${seq}`,
+  };
+}
+
+function soakBatch(k, T, B, R) {
+  const from = k * B;
+  const to = Math.min(T, from + B);
+  const ids = soakRoomIds(R);
+  const join = {};
+  const perRoom = Math.ceil((to - from) / R);
+  for (let seq = from; seq < to; seq++) {
+    const roomId = ids[Math.floor((seq - from) / perRoom) % R];
+    (join[roomId] ??= { timeline: { events: [], limited: false, prev_batch: `soak_p${seq}` } }).timeline.events.push(scaleEvent(seq, 'soak'));
+  }
+  return Buffer.from(JSON.stringify({ next_batch: `soak_${k + 1}`, rooms: { join } }));
+}
+
+const GAP_ANCHOR = '$gapanchor';
+function gapSync(since, N) {
+  if (!since) {
+    const anchor = { ...scaleEvent(-1, 'gap'), event_id: GAP_ANCHOR, content: { msgtype: 'm.text', body: 'anchor' } };
+    return { body: json({ next_batch: 'gap_1', rooms: { join: { [SCALE_ROOM]: { timeline: { events: [anchor] } } } } }) };
+  }
+  if (since !== 'gap_1') return null; // held
+  const events = [];
+  for (let seq = N - 10; seq < N; seq++) events.push(scaleEvent(seq, 'gap'));
+  return { body: json({ next_batch: 'gap_2', rooms: { join: { [SCALE_ROOM]: { timeline: { events, limited: true, prev_batch: `gap_b${N - 10}` } } } } }) };
+}
+
+/** /messages backwards from `gap_b<k>`: events k-1 … down, then the anchor and no `end`. */
+function gapMessages(query) {
+  const before = Number(String(query.get('from') || '').replace('gap_b', ''));
+  const limit = Math.min(Number(query.get('limit') || 10), 1000);
+  const chunk = [];
+  let k = before - 1;
+  for (; k >= 0 && chunk.length < limit; k--) chunk.push(scaleEvent(k, 'gap'));
+  if (k < 0 && chunk.length < limit) {
+    chunk.push({ ...scaleEvent(-1, 'gap'), event_id: GAP_ANCHOR, content: { msgtype: 'm.text', body: 'anchor' } });
+    return json({ start: `gap_b${before}`, chunk });
+  }
+  return json({ start: `gap_b${before}`, end: `gap_b${k + 1}`, chunk });
+}
+
 const json = (o) => Buffer.from(JSON.stringify(o));
 const VERSIONS = json({
   versions: ['r0.0.1', 'r0.1.0', 'r0.2.0', 'r0.3.0', 'r0.4.0', 'r0.5.0', 'r0.6.0', 'r0.6.1',
@@ -334,6 +402,25 @@ const routes = [
   }],
   ['GET', new RegExp(`^/_matrix/client/${V}/sync$`), 'sync', true, (req, m, query, token) => {
     const since = query.get('since');
+    const soak = /_soak_(\d+)_(\d+)_(\d+)$/.exec(token || '');
+    const gap = /_gap_(\d+)$/.exec(token || '');
+    if (soak || gap) {
+      count(since ? 'sync-incremental' : 'sync-initial');
+      let out = null;
+      if (gap) out = gapSync(since, Number(gap[1]));
+      else {
+        const [T, B, R] = soak.slice(1).map(Number);
+        const k = since ? Number(since.replace('soak_', '')) : -1;
+        if (k < 0) out = { body: json({ next_batch: 'soak_0', rooms: { join: {} } }) };
+        else if (k * B < T) out = { body: soakBatch(k, T, B, R) };
+      }
+      if (out) return out;
+      // Done: hold the long poll whatever its timeout, so no client spins on empty answers.
+      return new Promise((resolve) => {
+        const t = setTimeout(() => resolve({ body: emptyIncremental(since || 's_1') }), HOLD_MS);
+        req.socket.once('close', () => { clearTimeout(t); resolve(null); });
+      });
+    }
     if (!since) {
       count('sync-initial');
       return { body: variantForToken(token).body };
@@ -347,6 +434,7 @@ const routes = [
       req.socket.once('close', () => { clearTimeout(t); resolve(null); });
     });
   }],
+  ['GET', new RegExp(`^/_matrix/client/${V}/rooms/([^/]+)/messages$`), 'messages', true, (req, m, query) => ({ body: gapMessages(query) })],
   ['GET', new RegExp(`^/_matrix/client/${V}/joined_rooms$`), 'joined_rooms', true, (req, m, q, token) => ({ body: variantForToken(token).joinedRooms })],
   ['POST', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/filter$`), 'filter-create', true, async (req) => { await readBody(req); return { body: FILTER_ID }; }],
   ['GET', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/filter/([^/]+)$`), 'filter-get', true, () => ({ body: FILTER })],

@@ -5,7 +5,9 @@
 // config: { client, adapter, variant, scenario, baseUrl, n, warmup, concurrency,
 //           rooms, events, timeoutMs }
 // Scenarios: send | send-concurrent | whoami | sync (sync takes rooms/events and selects
-// the stub's variant through the access token).
+// the stub's variant through the access token) | sync-soak (soakEvents/soakBatch/soakRooms:
+// that many events through the client's running sync loop, heap after GC sampled along the
+// way) | sync-gap (gapEvents: one limited timeline whose missing events the client fetches).
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -49,9 +51,18 @@ async function main() {
   const avail = await mod.available();
   if (!avail.ok) { emit({ ok: false, skipped: avail.reason }); return; }
 
+  const tokens = {
+    sync: `${IDENTITY.accessToken}_${cfg.rooms}x${cfg.events}`,
+    'sync-soak': `${IDENTITY.accessToken}_soak_${cfg.soakEvents}_${cfg.soakBatch}_${cfg.soakRooms}`,
+    'sync-gap': `${IDENTITY.accessToken}_gap_${cfg.gapEvents}`,
+  };
+  if ((cfg.scenario === 'sync-soak' || cfg.scenario === 'sync-gap') && typeof mod.syncLoop !== 'function') {
+    emit({ ok: false, skipped: 'no sync loop in this adapter (the sync-scale scenarios compare matrix-session with the floor)' });
+    return;
+  }
   const ctx = {
     baseUrl: cfg.baseUrl,
-    accessToken: cfg.scenario === 'sync' ? `${IDENTITY.accessToken}_${cfg.rooms}x${cfg.events}` : IDENTITY.accessToken,
+    accessToken: tokens[cfg.scenario] ?? IDENTITY.accessToken,
     userId: IDENTITY.userId,
     deviceId: IDENTITY.deviceId,
     roomId: IDENTITY.roomId,
@@ -62,6 +73,8 @@ async function main() {
   if (cfg.scenario === 'send' || cfg.scenario === 'whoami') return sequential(mod, cfg.scenario);
   if (cfg.scenario === 'send-concurrent') return concurrent(mod);
   if (cfg.scenario === 'sync') return syncScenario(mod);
+  if (cfg.scenario === 'sync-soak') return loopScenario(mod, cfg.soakEvents, { heapSamples: true });
+  if (cfg.scenario === 'sync-gap') return loopScenario(mod, cfg.gapEvents, { heapSamples: false });
   throw new Error(`unknown scenario ${cfg.scenario}`);
 }
 
@@ -133,14 +146,9 @@ async function syncScenario(mod) {
   const heapBefore = process.memoryUsage().heapUsed;
   const rssBefore = process.memoryUsage.rss();
   await control('/_bench/reset');
-  const sampler = setInterval(() => { const r = process.memoryUsage.rss(); if (r > peakSampled) peakSampled = r; }, 5);
-
-  const t0 = now();
-  let syncError = null;
-  const started = Promise.resolve().then(() => mod.sync(onEvent)).catch((e) => { syncError = e; resolveDone(); });
-  await done;
-  clearInterval(sampler);
-  if (syncError) throw syncError;
+  const { t0, cpuMs, started } = await timedSync(() => mod.sync(onEvent), done, resolveDone, () => {
+    const r = process.memoryUsage.rss(); if (r > peakSampled) peakSampled = r;
+  });
   // Let anything queued behind the last event run (duplicates would show here), then GC
   // with the client still alive: what the application keeps paying for after the sync.
   await new Promise((r) => setImmediate(r));
@@ -158,6 +166,7 @@ async function syncScenario(mod) {
     error: ok ? undefined : `${got}/${expected} timeline events handed over, ${dup} duplicates`,
     rooms: cfg.rooms, events: cfg.events, expected, got, dup, extra,
     ms: ms(t0, tDone),
+    cpuMs,
     peakRssMB: MB(Math.max(maxRss, peakSampled)),
     peakRssSampledMB: MB(peakSampled),
     rssBeforeMB: MB(rssBefore),
@@ -167,6 +176,98 @@ async function syncScenario(mod) {
     stubRoutes: stats.routes,
     stubUnknown: stats.unknown,
   });
+}
+
+/**
+ * `expected` events through the client's running sync loop (soak: the stub's batches; gap:
+ * one limited timeline filled from /messages): time to the last one, client CPU, peak RSS;
+ * each event must arrive once and in order. With `heapSamples`, heap used after a forced GC
+ * every `expected / 20` events (inside the handler, so the batch being delivered is still
+ * alive: a constant); the trend is the least-squares slope over the samples after the first
+ * two (warm-up), in KB per 100 000 events.
+ */
+async function loopScenario(mod, expected, { heapSamples }) {
+  const seen = new Uint8Array(expected);
+  const every = heapSamples ? Math.max(1, Math.floor(expected / 20)) : 0;
+  const samples = [];
+  let got = 0; let dup = 0; let extra = 0; let outOfOrder = 0; let lastSeq = -1; let tDone = 0n;
+  let peak = process.memoryUsage.rss();
+  let resolveDone;
+  const done = new Promise((r) => { resolveDone = r; });
+  const onEvent = (_roomId, event) => {
+    const seq = event && event.content && event.content['bench.seq'];
+    if (typeof seq !== 'number' || seq < 0 || seq >= expected) { extra++; return; } // the gap's anchor
+    if (seen[seq]) { dup++; return; }
+    seen[seq] = 1;
+    if (seq < lastSeq) outOfOrder++;
+    lastSeq = seq;
+    got++;
+    if (every && got % every === 0) {
+      gc();
+      const m = process.memoryUsage();
+      samples.push({ events: got, heapMB: MB(m.heapUsed) });
+      if (m.rss > peak) peak = m.rss;
+    }
+    if (got === expected) { tDone = now(); resolveDone(); }
+  };
+  gc();
+  await control('/_bench/reset');
+  const { t0, cpuMs, started } = await timedSync(() => mod.syncLoop(onEvent), done, resolveDone, () => {
+    const r = process.memoryUsage.rss(); if (r > peak) peak = r;
+  });
+  const maxRss = process.resourceUsage().maxRSS * 1024;
+  const stats = await control('/_bench/stats');
+  await mod.stop();
+  void started;
+  const ok = got === expected && dup === 0 && outOfOrder === 0;
+  const elapsed = ms(t0, tDone);
+  const result = {
+    ok,
+    error: ok ? undefined : `${got}/${expected} events, ${dup} duplicates, ${outOfOrder} out of order`,
+    expected, got, dup, extra, ms: elapsed, eventsPerSec: expected / (elapsed / 1000),
+    cpuMs, // GC samples included
+    peakRssMB: MB(Math.max(maxRss, peak)),
+    syncMode: mod.syncLoopMode, stubRoutes: stats.routes, stubUnknown: stats.unknown,
+  };
+  if (heapSamples) {
+    const tail = samples.slice(2);
+    const slope = leastSquares(tail.map((x) => x.events), tail.map((x) => x.heapMB * 1048576));
+    Object.assign(result, {
+      heapFirstMB: samples[0]?.heapMB, heapLastMB: samples.at(-1)?.heapMB,
+      heapMaxMB: Math.max(...samples.map((x) => x.heapMB)),
+      heapSlopeKBPer100k: slope === null ? null : (slope * 100_000) / 1024,
+      heapSamples: samples,
+    });
+  }
+  emit(result);
+}
+
+/**
+ * Starts the client's sync and waits for `done` (a failure to start ends the wait too),
+ * sampling RSS meanwhile. Returns the start time and the client's CPU time over the span
+ * (user + system: steadier than wall time on a busy machine).
+ */
+async function timedSync(start, done, resolveDone, sampleRss) {
+  const sampler = setInterval(sampleRss, 5);
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  let error = null;
+  const started = Promise.resolve().then(start).catch((e) => { error = e; resolveDone(); });
+  await done;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  if (error) throw error;
+  return { t0, cpuMs: (cpu.user + cpu.system) / 1000, started };
+}
+
+function leastSquares(xs, ys) {
+  const n = xs.length;
+  if (n < 2) return null;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0; let den = 0;
+  for (let i = 0; i < n; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2; }
+  return den === 0 ? null : num / den;
 }
 
 main().then(() => { clearTimeout(watchdog); setImmediate(() => process.exit(0)); }, die);

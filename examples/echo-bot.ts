@@ -15,10 +15,11 @@ async function main(): Promise<void> {
   const startedAt = Date.now();
 
   session.on('room.join', (roomId) => console.log(`bot: joined ${roomId}`));
-  session.on('room.message', (roomId, event) => {
+  session.on('room.message', (_roomId, event) => {
     if (event.sender === session.userId || event.origin_server_ts < startedAt || event.content.msgtype !== 'm.text') return;
     console.log(`bot: ${event.sender} said "${String(event.content.body)}"`);
-    return session.rooms.reply({ ...event, room_id: roomId }, `echo: ${String(event.content.body)}`).then(() => undefined);
+    // Events from the sync loop carry their room_id: they go to reply() as they are.
+    return session.rooms.reply(event, `echo: ${String(event.content.body)}`).then(() => undefined);
   });
   session.on('sync.error', (error, { source }) => console.error(`bot: sync ${source}:`, error));
 

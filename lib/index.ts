@@ -20,7 +20,7 @@ export { runUia, type UiaAuth, type UiaContext, type UiaFlow, type StageAnswer }
 export * from './resources/account';
 export * from './resources/server';
 export * from './resources/sync';
-export { MemorySyncStore, FileSyncStore, type SyncStore, type StoredFilter, type FileSyncStoreOptions } from './sync/store';
+export { MemorySyncStore, FileSyncStore, type Awaitable, type SyncStore, type StoredFilter, type FileSyncStoreOptions } from './sync/store';
 export type { SyncEventStream } from './sync/stream';
 export {
   SYNC_EVENT_NAMES,
@@ -31,6 +31,11 @@ export {
   type SyncEvents,
   type SyncItem,
   type SyncItemKind,
+  type SyncItemBase,
+  type SyncRoomItem,
+  type SyncMemberItem,
+  type SyncTimelineItem,
+  type RoomTimeline,
   type MessageEventContent,
   type TypingEvent,
   type ReceiptEvent,

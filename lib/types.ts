@@ -1,69 +1,158 @@
 /** Event shapes shared by several groups (spec: definitions/client_event.yaml, sync.yaml). */
 
+/** A room event as the client-server API delivers it (the spec's ClientEvent). */
 export interface ClientEvent<C = Record<string, unknown>> {
+  /** The event type, e.g. `m.room.message`. */
   type: string;
+  /** The body of the event; its shape depends on `type`. Nothing in it is checked. */
   content: C;
+  /** The event's ID, unique in the room. */
   event_id: string;
+  /** The user who sent it. */
   sender: string;
+  /** When the sender's server received it, in ms since the epoch. */
   origin_server_ts: number;
+  /** The room it belongs to. */
   room_id: string;
+  /** Present on state events: the key of the state it sets (often `''`). */
   state_key?: string;
-  unsigned?: Record<string, unknown> & { age?: number; transaction_id?: string; prev_content?: unknown };
+  /** What the server adds about the event, not signed by the sender. */
+  unsigned?: Record<string, unknown> & {
+    /** Milliseconds since the event was sent. */
+    age?: number;
+    /** The transaction ID, on the sender's own events. */
+    transaction_id?: string;
+    /** The previous content of the state, on state events. */
+    prev_content?: unknown;
+  };
+  /** On `m.room.redaction` (rooms before v11): the event redacted. */
   redacts?: string;
 }
 
-/** Timeline and state events inside a sync response carry no room_id. */
-export type SyncRoomEvent<C = Record<string, unknown>> = Omit<ClientEvent<C>, 'room_id'>;
+/**
+ * A timeline or state event of a sync response. The server sends these without `room_id`;
+ * `sync.once()` and the sync loop set it on each one (from the key of its room), so they
+ * are delivered as ClientEvents and can go straight to `rooms.reply` or `rooms.react`.
+ */
+export type SyncRoomEvent<C = Record<string, unknown>> = ClientEvent<C>;
 
+/** A state event reduced to what an invited or knocking user may see. */
 export interface StrippedStateEvent {
+  /** The event type. */
   type: string;
+  /** The key of the state it sets. */
   state_key: string;
+  /** The user who sent it. */
   sender: string;
+  /** Its content. */
   content: Record<string, unknown>;
 }
 
+/** An event with a type and content only: account data, ephemeral events. */
 export interface BasicEvent {
+  /** The event type. */
   type: string;
+  /** Its content. */
   content: Record<string, unknown>;
 }
 
+/** An event sent to a device (or a presence update): a BasicEvent with its sender. */
 export interface ToDeviceEvent extends BasicEvent {
+  /** The user who sent it. */
   sender: string;
 }
 
+/** A section of a sync response that holds a list of events. */
+export interface EventList<E> {
+  /** The events, in order. */
+  events: E[];
+}
+
+/** A room's timeline in a sync response. */
 export interface Timeline {
+  /** The newest events of the room since the previous batch, oldest first. */
   events: SyncRoomEvent[];
+  /** True when the server left out events between the previous batch and these (a gap). */
   limited?: boolean;
+  /** Where to page backwards (GET /rooms/{roomId}/messages, dir=b) from the first of these events. */
   prev_batch?: string;
 }
 
+/** A room the user is in, in a sync response. */
 export interface JoinedRoom {
+  /** The room's new events. */
   timeline?: Timeline;
-  state?: { events: SyncRoomEvent[] };
-  state_after?: { events: SyncRoomEvent[] };
-  account_data?: { events: BasicEvent[] };
-  ephemeral?: { events: BasicEvent[] };
+  /** State before the timeline: all of it on an initial sync, else what changed. */
+  state?: EventList<SyncRoomEvent>;
+  /** State at the end of the timeline (spec v1.16, when asked for with `use_state_after`). */
+  state_after?: EventList<SyncRoomEvent>;
+  /** The user's account data for the room. */
+  account_data?: EventList<BasicEvent>;
+  /** Typing notices and receipts. */
+  ephemeral?: EventList<BasicEvent>;
+  /** Heroes and member counts, for naming the room. */
   summary?: Record<string, unknown>;
-  unread_notifications?: { highlight_count?: number; notification_count?: number };
-}
-
-export interface LeftRoom {
-  timeline?: Timeline;
-  state?: { events: SyncRoomEvent[] };
-  account_data?: { events: BasicEvent[] };
-}
-
-export interface SyncResponse {
-  next_batch: string;
-  rooms?: {
-    join?: Record<string, JoinedRoom>;
-    invite?: Record<string, { invite_state?: { events: StrippedStateEvent[] } }>;
-    leave?: Record<string, LeftRoom>;
-    knock?: Record<string, { knock_state?: { events: StrippedStateEvent[] } }>;
+  /** Counts of unread notifications. */
+  unread_notifications?: {
+    /** Unread highlights (mentions). */
+    highlight_count?: number;
+    /** Unread notifications. */
+    notification_count?: number;
   };
-  presence?: { events: ToDeviceEvent[] };
-  account_data?: { events: BasicEvent[] };
-  to_device?: { events: ToDeviceEvent[] };
-  device_lists?: { changed?: string[]; left?: string[] };
+}
+
+/** A room the user left (or was kicked or banned from), in a sync response. */
+export interface LeftRoom {
+  /** The events up to the leave. */
+  timeline?: Timeline;
+  /** State before the timeline. */
+  state?: EventList<SyncRoomEvent>;
+  /** The user's account data for the room. */
+  account_data?: EventList<BasicEvent>;
+}
+
+/** A room the user is invited to, in a sync response. */
+export interface InvitedRoom {
+  /** What the user may see of the room's state, the invite itself included. */
+  invite_state?: EventList<StrippedStateEvent>;
+}
+
+/** A room the user knocked on, in a sync response. */
+export interface KnockedRoom {
+  /** What the user may see of the room's state, the knock itself included. */
+  knock_state?: EventList<StrippedStateEvent>;
+}
+
+/** The answer of GET /sync. */
+export interface SyncResponse {
+  /** The position to ask from next time (`since`). */
+  next_batch: string;
+  /** Rooms by membership, each a map from room ID to the room's part of the batch. */
+  rooms?: {
+    /** Rooms the user is in. */
+    join?: Record<string, JoinedRoom>;
+    /** Rooms the user is invited to. */
+    invite?: Record<string, InvitedRoom>;
+    /** Rooms the user left. */
+    leave?: Record<string, LeftRoom>;
+    /** Rooms the user knocked on. */
+    knock?: Record<string, KnockedRoom>;
+  };
+  /** Fallback-key algorithms the server still holds an unused key of (end-to-end encryption). */
+  device_unused_fallback_key_types?: string[];
+  /** Presence updates. */
+  presence?: EventList<ToDeviceEvent>;
+  /** Global account data. */
+  account_data?: EventList<BasicEvent>;
+  /** Events sent to this device. */
+  to_device?: EventList<ToDeviceEvent>;
+  /** Users whose devices changed, or who no longer share an encrypted room (end-to-end encryption). */
+  device_lists?: {
+    /** Users whose device list changed. */
+    changed?: string[];
+    /** Users who no longer share a room with the user. */
+    left?: string[];
+  };
+  /** Unused one-time keys the server holds for this device, by algorithm. */
   device_one_time_keys_count?: Record<string, number>;
 }

@@ -14,6 +14,7 @@ export async function available() { return { ok: true }; }
 export function importArgs() { return { args: ['-e', "require('node:http')"], cwd: BENCH_DIR }; }
 export function footprintSpec() { return { kind: 'builtin' }; }
 export const syncMode = 'one GET /sync, iterate rooms.join[*].timeline.events';
+export const syncLoopMode = 'GET /sync with since, in a loop; a limited timeline paged back with /messages';
 
 function request(method, path, body) {
   return new Promise((resolve, reject) => {
@@ -71,4 +72,49 @@ export async function sync(onEvent) {
   }
 }
 
-export async function stop() { agent.destroy(); }
+// The sync-scale scenarios: the least a client must do to run a sync loop without losing
+// events: GET /sync with the previous next_batch, and for a limited timeline page
+// /messages back to the last event it handed over in that room, then hand over the
+// missing events (oldest first) before the timeline's own.
+let looping = false;
+export async function syncLoop(onEvent) {
+  looping = true;
+  const last = new Map();
+  let since;
+  while (looping) {
+    const body = await request('GET', `/_matrix/client/v3/sync?timeout=30000${since ? `&since=${encodeURIComponent(since)}` : ''}`).catch((e) => {
+      if (looping) throw e;
+    });
+    if (!looping) return;
+    const join = body.rooms && body.rooms.join;
+    for (const roomId in join) {
+      const timeline = join[roomId].timeline;
+      const events = timeline && timeline.events;
+      if (!events || !events.length) continue;
+      const anchor = last.get(roomId);
+      if (timeline.limited && since && anchor) {
+        const missing = [];
+        let from = timeline.prev_batch;
+        for (;;) {
+          const page = await request('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=100&from=${encodeURIComponent(from)}`);
+          let found = false;
+          for (const ev of page.chunk) {
+            if (ev.event_id === anchor) { found = true; break; }
+            missing.push(ev);
+          }
+          if (found || !page.end) break;
+          from = page.end;
+        }
+        for (let k = missing.length - 1; k >= 0; k--) onEvent(roomId, missing[k]);
+      }
+      for (let k = 0; k < events.length; k++) onEvent(roomId, events[k]);
+      last.set(roomId, events[events.length - 1].event_id);
+    }
+    since = body.next_batch;
+  }
+}
+
+export async function stop() {
+  looping = false;
+  agent.destroy();
+}

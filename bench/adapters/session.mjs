@@ -65,7 +65,14 @@ export async function sync(onEvent) {
   }
 }
 
+/** The sync-scale scenarios: the loop as an application runs it (default options, memory store). */
+export async function syncLoop(onEvent) {
+  s.on('room.event', onEvent);
+  await s.sync.start({ timeout: 30_000 });
+}
+export const syncLoopMode = 'loop: sync.start(), "room.event" emitter (gaps filled by the loop)';
+
 export async function stop() {
-  if (s && s.sync && typeof s.sync.stop === 'function' && syncMode.startsWith('loop')) await s.sync.stop();
+  if (s && s.sync && typeof s.sync.stop === 'function' && s.sync.running) await s.sync.stop();
   if (s && typeof s.close === 'function') await s.close();
 }

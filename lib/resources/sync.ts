@@ -3,6 +3,8 @@ import { path } from '../core/path';
 import type { RequestCore, RequestOptions } from '../core/request';
 import { check } from '../core/validate';
 import type { MatrixSession } from '../session';
+import { guardSync } from '../sync/guard';
+import { registerHookTarget } from '../sync/hooks';
 import { SYNC_MARGIN_MS, SyncEngine, type SyncStartOptions } from '../sync/loop';
 import type { SyncEventStream, SyncEventsOptions } from '../sync/stream';
 import { type Presence, type SyncItemKind, type SyncState } from '../sync/types';
@@ -12,6 +14,7 @@ import { Resource } from './resource';
 export type { Presence } from '../sync/types';
 export type { SyncStartOptions } from '../sync/loop';
 export type { SyncEventsOptions } from '../sync/stream';
+export type { RoomGap, GapReason } from '../sync/gaps';
 
 const PRESENCE: readonly Presence[] = ['offline', 'online', 'unavailable'];
 const ITEM_KINDS: readonly SyncItemKind[] = [
@@ -24,15 +27,33 @@ const ITEM_KINDS: readonly SyncItemKind[] = [
   'presence',
   'to_device',
 ];
+const STORE_METHODS = ['getSyncToken', 'setSyncToken', 'getFilter', 'setFilter'];
+const POSITION_METHODS = ['getLastEventId', 'setSyncPosition'];
 
+/** Options of `session.sync.once()`. */
 export interface SyncOnceOptions {
   /** A filter ID, or a filter object sent inline. */
   filter?: string | Record<string, unknown>;
+  /** The `next_batch` of a previous response: only what happened since. */
   since?: string;
+  /** The full state of every room, even with `since`. */
   fullState?: boolean;
+  /** The presence to set with the request. */
   setPresence?: Presence;
   /** How long the server may hold the request open waiting for events, in ms (default 0). */
   timeout?: number;
+}
+
+function checkStore(store: unknown): void {
+  if (store === undefined) return;
+  const methods = (typeof store === 'object' && store !== null ? store : {}) as Record<string, unknown>;
+  if (!STORE_METHODS.every((m) => typeof methods[m] === 'function')) {
+    throw new ValidationError('store', 'must have getSyncToken, setSyncToken, getFilter and setFilter methods');
+  }
+  const positions = POSITION_METHODS.filter((m) => methods[m] !== undefined);
+  if (positions.length > 0 && !POSITION_METHODS.every((m) => typeof methods[m] === 'function')) {
+    throw new ValidationError('store', 'must have both getLastEventId and setSyncPosition methods, or neither');
+  }
 }
 
 function checkFilter(filter: unknown): void {
@@ -46,9 +67,26 @@ export class Sync extends Resource {
   constructor(session: MatrixSession, core: RequestCore) {
     super(session, core);
     this.#engine = new SyncEngine(session, core);
+    registerHookTarget(this, this.#engine);
   }
 
-  /** GET /_matrix/client/v3/sync: one sync request. */
+  /**
+   * GET /_matrix/client/v3/sync: one sync request, returned as the server sent it, after the
+   * same shape check the loop makes: timeline and state events get their `room_id`;
+   * malformed items (an event that is not an object with a string `type`, a room section
+   * of the wrong shape) are left out and reported as `sync.error` with source `malformed`.
+   * Nothing is filled or saved: gaps (`limited` timelines) are the caller's to page.
+   *
+   * @param opts `since` (a previous `next_batch`), `filter` (an ID or an object sent inline),
+   *   `timeout` (ms the server may wait for events, default 0), `fullState`, `setPresence`.
+   * @throws {ValidationError} on bad options, before any request.
+   * @throws {InvalidResponseError} when the body's top level is malformed (`next_batch`
+   *   not a token, `rooms` or one of its maps not an object, a top-level `events` not an array).
+   * @throws {MatrixError} when the server answers with an error.
+   * @example
+   * const first = await session.sync.once({ filter: { room: { timeline: { limit: 10 } } } });
+   * const next = await session.sync.once({ since: first.next_batch, timeout: 30_000 });
+   */
   async once(opts: SyncOnceOptions = {}, options?: RequestOptions): Promise<SyncResponse> {
     check.object('opts', opts);
     const { filter, since, fullState, setPresence, timeout = 0 } = opts;
@@ -57,7 +95,7 @@ export class Sync extends Resource {
     check.optional(fullState, (v) => check.bool('fullState', v));
     check.optional(setPresence, (v) => check.oneOf('setPresence', v, PRESENCE));
     check.int('timeout', timeout, { max: 3_600_000 });
-    return this.core.request(
+    const body = await this.core.request<SyncResponse>(
       {
         method: 'GET',
         path: '/_matrix/client/v3/sync',
@@ -73,6 +111,9 @@ export class Sync extends Resource {
       },
       options,
     );
+    const malformed = guardSync(body);
+    if (malformed) this.#engine.reportMalformed(malformed);
+    return body;
   }
 
   /** POST /_matrix/client/v3/user/{userId}/filter: uploads a filter; resolves with its ID. */
@@ -101,9 +142,19 @@ export class Sync extends Resource {
   }
 
   /**
-   * Starts the sync loop and resolves as soon as it runs (it does not wait for the first
-   * batch: watch for `sync` PREPARED). Events arrive on the session (`room.message`, …) and
-   * through `events()`. Throws if the loop already runs or the session is not logged in.
+   * Starts the sync loop. Events arrive on the session (`room.message`, …) and through
+   * `events()`; gaps (limited timelines) are filled from the room's history, or reported as
+   * `room.gap`. Resolves as soon as the loop runs, or with `waitForFirstBatch: true` once
+   * its first batch has been handled (like `await start(); await prepared()`).
+   *
+   * @param opts The loop's options (SyncStartOptions): filter, timeout, store, fillGaps, maxGapFill, …
+   * @throws {ValidationError} on bad options.
+   * @throws {NotLoggedInError} without an access token.
+   * @throws {MatrixSessionError} when the loop already runs; with `waitForFirstBatch`,
+   *   whatever ends the loop before its first batch (see `prepared()`).
+   * @example
+   * session.on('room.message', (roomId, event) => void session.rooms.reply(event, 'pong'));
+   * await session.sync.start({ store: new FileSyncStore('./bot-sync.json'), waitForFirstBatch: true });
    */
   async start(opts: SyncStartOptions = {}): Promise<void> {
     check.object('opts', opts);
@@ -115,26 +166,38 @@ export class Sync extends Resource {
     check.optional(opts.autoJoin, (v) => check.bool('autoJoin', v));
     check.optional(opts.backoffBaseMs, (v) => check.int('backoffBaseMs', v, { min: 1, max: 3_600_000 }));
     check.optional(opts.backoffMaxMs, (v) => check.int('backoffMaxMs', v, { min: 1, max: 3_600_000 }));
-    const store = opts.store;
-    if (
-      store !== undefined &&
-      (typeof store !== 'object' ||
-        store === null ||
-        !['getSyncToken', 'setSyncToken', 'getFilter', 'setFilter'].every(
-          (m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function',
-        ))
-    ) {
-      throw new ValidationError('store', 'must have getSyncToken, setSyncToken, getFilter and setFilter methods');
-    }
+    check.optional(opts.fillGaps, (v) => check.bool('fillGaps', v));
+    check.optional(opts.maxGapFill, (v) => check.int('maxGapFill', v, { min: 1, max: 1_000_000 }));
+    check.optional(opts.waitForFirstBatch, (v) => check.bool('waitForFirstBatch', v));
+    checkStore(opts.store);
     this.#engine.start(opts);
+    if (opts.waitForFirstBatch) await this.#engine.prepared();
   }
 
   /**
-   * Stops the loop: aborts the request in flight and any wait, lets the batch being handled
-   * finish (its listeners are awaited, then its position saved), ends the `events()`
-   * iterators, and resolves once the loop has ended and `sync` STOPPED was emitted. When
-   * the loop is not running it only ends open `events()` iterators. Do not await it inside a listener of the loop:
-   * the loop waits for that listener.
+   * Resolves once the running loop has handled its first batch (its listeners have
+   * returned and its position is saved: the `sync` PREPARED moment), at once if it already
+   * has. Rejects when the loop is not running, or when it ends before a first batch (with
+   * the error that stopped it, e.g. a refused token, or a MatrixSessionError after `stop()`).
+   * While the server cannot be reached the loop keeps trying, and this keeps waiting.
+   *
+   * @throws {MatrixSessionError} when the loop is not running or stopped first.
+   * @example
+   * await session.sync.start();
+   * await session.sync.prepared(); // caught up: now send the greeting
+   */
+  prepared(): Promise<void> {
+    return this.#engine.prepared();
+  }
+
+  /**
+   * Stops the loop: aborts the request in flight and any wait, lets a batch whose delivery
+   * has begun finish (its listeners are awaited, then its position saved), ends the
+   * `events()` iterators, and resolves once the loop has ended and `sync` STOPPED was
+   * emitted. A batch still being completed (a gap fill, an encryption step) is dropped
+   * unsaved: the next run gets it again. When the loop is not running it only ends open
+   * `events()` iterators. Do not await it inside a listener of the loop: the loop waits for
+   * that listener.
    */
   stop(): Promise<void> {
     return this.#engine.stop();

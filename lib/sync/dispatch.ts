@@ -1,4 +1,6 @@
-import type { BasicEvent, JoinedRoom, LeftRoom, StrippedStateEvent, SyncResponse, SyncRoomEvent } from '../types';
+import type { BasicEvent, ClientEvent, JoinedRoom, LeftRoom, StrippedStateEvent, SyncResponse, Timeline } from '../types';
+import { isJoinEvent as isJoin, type RoomGap } from './gaps';
+import type { RoomTimeline } from './types';
 
 /** The part of the session the dispatcher uses (a SafeEmitter). */
 export interface DispatchEmitter {
@@ -15,13 +17,17 @@ export interface DispatchContext {
   pending: Promise<unknown>[];
   /** Called for each invited room after `room.invite` (the autoJoin option). */
   onInvite?: (roomId: string) => void;
+  /** The gaps the loop did not fill, by room: emitted as `room.gap` before the room's timeline. */
+  gaps?: Map<string, RoomGap>;
 }
 
 /**
  * Hands one sync response to the session's listeners, in this order: to-device events,
- * global account data, invites, joined rooms (state block, timeline, ephemeral, room account
- * data), left rooms (the same, then `room.leave`), presence. Events are passed as they were
- * parsed (no copies, no models), and an event nobody listens to is not emitted at all.
+ * global account data, invites, joined rooms (state block, `room.gap`, `room.timeline`, the
+ * timeline's events, ephemeral, room account data), left rooms (the same, then
+ * `room.leave`), presence. Events are passed as they were parsed (no copies, no models),
+ * and an event nobody listens to is not emitted at all. The body has passed guardSync;
+ * only real arrays are walked all the same.
  */
 export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: DispatchContext): void {
   const { pending } = ctx;
@@ -33,17 +39,18 @@ export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: 
   };
 
   const toDevice = body.to_device?.events;
-  if (toDevice) for (let i = 0; i < toDevice.length; i++) emit1('to_device', toDevice[i]);
+  if (Array.isArray(toDevice)) for (let i = 0; i < toDevice.length; i++) emit1('to_device', toDevice[i]);
 
   const accountData = body.account_data?.events;
-  if (accountData) for (let i = 0; i < accountData.length; i++) emit1('account_data', accountData[i]);
+  if (Array.isArray(accountData)) for (let i = 0; i < accountData.length; i++) emit1('account_data', accountData[i]);
 
   const rooms = body.rooms;
   if (rooms) {
     const invites = rooms.invite;
     if (invites) {
       for (const roomId in invites) {
-        const state = invites[roomId]?.invite_state?.events ?? [];
+        const listed = invites[roomId]?.invite_state?.events;
+        const state = Array.isArray(listed) ? listed : [];
         if (emitter.listenerCount('room.invite') > 0) {
           pending.push(emitter.emitAndWait('room.invite', roomId, ownMember(state, ctx.userId), state));
         }
@@ -57,15 +64,15 @@ export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: 
   }
 
   const presence = body.presence?.events;
-  if (presence) for (let i = 0; i < presence.length; i++) emit1('presence', presence[i]);
+  if (Array.isArray(presence)) for (let i = 0; i < presence.length; i++) emit1('presence', presence[i]);
 
   function dispatchRoom(roomId: string, room: JoinedRoom | LeftRoom | undefined, leaving: boolean): void {
     if (!room) return;
-    let ownLeave: SyncRoomEvent | undefined;
+    let ownLeave: ClientEvent | undefined;
 
     // The state block: the whole state on an initial sync, else the changes before the timeline.
     const state = room.state?.events;
-    if (state) {
+    if (Array.isArray(state)) {
       for (let i = 0; i < state.length; i++) {
         const ev = state[i];
         emit2('room.state', roomId, ev);
@@ -76,8 +83,14 @@ export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: 
       }
     }
 
-    const timeline = room.timeline?.events;
-    if (timeline) {
+    const gap = ctx.gaps?.get(roomId);
+    if (gap) emit1('room.gap', gap);
+    const timelineBlock = room.timeline;
+    const timeline = timelineBlock?.events;
+    if (Array.isArray(timeline)) {
+      if (emitter.listenerCount('room.timeline') > 0) {
+        pending.push(emitter.emitAndWait('room.timeline', roomTimeline(roomId, timelineBlock!, leaving ? 'leave' : 'join')));
+      }
       for (let i = 0; i < timeline.length; i++) {
         const ev = timeline[i];
         emit2('room.event', roomId, ev);
@@ -95,7 +108,7 @@ export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: 
     }
 
     const ephemeral = (room as JoinedRoom).ephemeral?.events;
-    if (ephemeral) {
+    if (Array.isArray(ephemeral)) {
       for (let i = 0; i < ephemeral.length; i++) {
         const ev = ephemeral[i];
         if (ev.type === 'm.typing') emit2('typing', roomId, ev);
@@ -104,16 +117,15 @@ export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: 
     }
 
     const roomData = room.account_data?.events;
-    if (roomData) for (let i = 0; i < roomData.length; i++) emit2('room.account_data', roomId, roomData[i]);
+    if (Array.isArray(roomData)) for (let i = 0; i < roomData.length; i++) emit2('room.account_data', roomId, roomData[i]);
 
     if (leaving) emit2('room.leave', roomId, ownLeave);
   }
 }
 
-function isJoin(ev: SyncRoomEvent): boolean {
-  if (ev.content?.membership !== 'join') return false;
-  const prev = ev.unsigned?.prev_content as { membership?: unknown } | undefined;
-  return prev?.membership !== 'join'; // a profile change is a join after a join
+/** The `room.timeline` payload, made only when someone listens. */
+function roomTimeline(roomId: string, timeline: Timeline, membership: 'join' | 'leave'): RoomTimeline {
+  return { roomId, events: timeline.events, limited: timeline.limited === true, prevBatch: timeline.prev_batch, membership };
 }
 
 function ownMember(state: StrippedStateEvent[], userId: string | undefined): StrippedStateEvent | undefined {
@@ -123,32 +135,46 @@ function ownMember(state: StrippedStateEvent[], userId: string | undefined): Str
   return undefined;
 }
 
-/** Visits every event of a sync response with the place it came from (used by `sync.events()`). */
+/** Where an event visited by forEachSyncEvent came from: its room, membership and, for the timeline, the timeline. */
+export interface VisitPlace {
+  roomId?: string;
+  membership?: 'join' | 'leave';
+  timeline?: Timeline;
+}
+
+/**
+ * Visits every event of a sync response with the place it came from (used by `sync.events()`).
+ */
 export function forEachSyncEvent(
   body: SyncResponse,
-  visit: (kind: string, roomId: string | undefined, event: BasicEvent | StrippedStateEvent, membership?: 'join' | 'leave') => void,
+  visit: (kind: string, event: BasicEvent | StrippedStateEvent, place: VisitPlace) => void,
 ): void {
-  const list = (kind: string, events: BasicEvent[] | undefined, roomId?: string, membership?: 'join' | 'leave'): void => {
-    if (events) for (let i = 0; i < events.length; i++) visit(kind, roomId, events[i], membership);
+  const none: VisitPlace = {};
+  const list = (kind: string, events: unknown, place: VisitPlace): void => {
+    if (Array.isArray(events)) for (let i = 0; i < events.length; i++) visit(kind, events[i] as BasicEvent, place);
   };
-  list('to_device', body.to_device?.events);
-  list('account_data', body.account_data?.events);
+  list('to_device', body.to_device?.events, none);
+  list('account_data', body.account_data?.events, none);
   const rooms = body.rooms;
   if (rooms) {
-    for (const roomId in rooms.invite ?? {}) list('invite', rooms.invite![roomId]?.invite_state?.events, roomId);
+    const invites = rooms.invite;
+    if (invites) for (const roomId in invites) list('invite', invites[roomId]?.invite_state?.events, { roomId });
     for (const [section, membership] of [
       [rooms.join, 'join'],
       [rooms.leave, 'leave'],
     ] as const) {
-      for (const roomId in section ?? {}) {
-        const room = section![roomId] as JoinedRoom | undefined;
+      if (!section) continue;
+      for (const roomId in section) {
+        const room = section[roomId] as JoinedRoom | undefined;
         if (!room) continue;
-        list('state', room.state?.events, roomId, membership);
-        list('timeline', room.timeline?.events, roomId, membership);
-        list('ephemeral', room.ephemeral?.events, roomId);
-        list('room_account_data', room.account_data?.events, roomId);
+        const place: VisitPlace = { roomId, membership };
+        list('state', room.state?.events, place);
+        list('timeline', room.timeline?.events, { roomId, membership, timeline: room.timeline });
+        const bare: VisitPlace = { roomId };
+        list('ephemeral', room.ephemeral?.events, bare);
+        list('room_account_data', room.account_data?.events, bare);
       }
     }
   }
-  list('presence', body.presence?.events);
+  list('presence', body.presence?.events, none);
 }

@@ -13,10 +13,15 @@ import type { RequestCore } from '../core/request';
 import type { MatrixSession } from '../session';
 import type { SyncResponse } from '../types';
 import { dispatchSync, type DispatchEmitter } from './dispatch';
+import { fillGaps, type GapContext, type RoomGap } from './gaps';
+import { guardSync, isObject, type MalformedItems } from './guard';
+import type { SyncHooks } from './hooks';
+import { confirmLastEvents, lastEventsOf, positionsOf, type Positions } from './position';
 import { canonicalJson, MemorySyncStore, type SyncStore } from './store';
 import { SyncEventStream, type SyncEventsOptions } from './stream';
 import type { Presence, SyncErrorInfo, SyncErrorSource, SyncState } from './types';
 
+/** Options of `session.sync.start()`. */
 export interface SyncStartOptions {
   /**
    * A filter ID, or a filter object: an object is uploaded once (POST /user/{userId}/filter)
@@ -25,6 +30,7 @@ export interface SyncStartOptions {
   filter?: string | Record<string, unknown>;
   /** How long the server may hold each request open, in ms (default 30 000). */
   timeout?: number;
+  /** The presence to set with each request. */
   setPresence?: Presence;
   /** Ask for the full state of every room on the first request of this run. */
   fullState?: boolean;
@@ -42,12 +48,33 @@ export interface SyncStartOptions {
   backoffBaseMs?: number;
   /** Longest delay between attempts, in ms (default 60 000). */
   backoffMaxMs?: number;
+  /**
+   * Fill gaps (default true): when a room's timeline comes back `limited` (more events
+   * arrived than the server's timeline limit), page back through its history to the last
+   * event delivered and deliver the missing events first, in order. With `false`, nothing
+   * is fetched: each gap is reported as `room.gap` (reason `disabled`), and `room.timeline`
+   * and `sync.events()` items show `limited` and `prevBatch`.
+   */
+  fillGaps?: boolean;
+  /**
+   * At most this many missing events are fetched per room and batch (default 1 000); past
+   * it, what was fetched is delivered and `room.gap` (reason `limit`) says where the rest is.
+   */
+  maxGapFill?: number;
+  /** `start()` resolves only once the first batch has been handled (see `sync.prepared()`). */
+  waitForFirstBatch?: boolean;
 }
 
 /** Added to the long-poll time so a slow answer is not mistaken for a dead connection. */
 export const SYNC_MARGIN_MS = 30_000;
 /** RECONNECTING becomes ERROR at this many failures in a row. */
 export const ERROR_THRESHOLD = 3;
+/** Missing events fetched per room and batch, by default. */
+export const DEFAULT_MAX_GAP_FILL = 1_000;
+/** setTimeout's ceiling: a longer delay would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Detailed `malformed` reports per batch; the rest are summed up in one more. */
+const MAX_MALFORMED_REPORTS = 10;
 const PROBE_TIMEOUT_MS = 15_000;
 const SYNC_PATH = '/_matrix/client/v3/sync';
 
@@ -55,12 +82,26 @@ interface Run {
   controller: AbortController;
   stopping: boolean;
   done: Promise<void>;
+  /** Settles when the run has handled its first batch, or ended without one. */
+  first: Promise<void>;
+  resolveFirst(): void;
+  rejectFirst(error: unknown): void;
 }
 
 /** The mutable part of one run that the helpers share. */
 interface RunState {
   failures: number;
+  /** 429s in a row. */
+  limited: number;
   source: SyncErrorSource;
+}
+
+/** What one run needs to handle a batch (made once per run: `incremental` changes per batch). */
+interface BatchContext {
+  signal: AbortSignal;
+  positions: Positions;
+  opts: SyncStartOptions;
+  gaps: GapContext;
 }
 
 /** Full jitter in [ceiling/2, ceiling], the ceiling doubling per failure from base up to max. */
@@ -78,7 +119,10 @@ export class SyncEngine {
   #state: SyncState = 'STOPPED';
   #run?: Run;
   #streams = new Set<SyncEventStream>();
+  #hooks?: SyncHooks;
   readonly #defaultStore = new MemorySyncStore();
+  /** The last events per room for stores that do not keep them (see positionsOf). */
+  readonly #remembered = new WeakMap<SyncStore, Map<string, string>>();
 
   constructor(
     private readonly session: MatrixSession,
@@ -97,11 +141,29 @@ export class SyncEngine {
     if (this.#run) throw new MatrixSessionError('The sync loop is already running (await stop() before starting it again)');
     if (!this.core.credentials.accessToken) throw new NotLoggedInError('sync.start()');
     const controller = new AbortController();
-    const run: Run = { controller, stopping: false, done: Promise.resolve() };
+    let resolveFirst!: () => void;
+    let rejectFirst!: (error: unknown) => void;
+    const first = new Promise<void>((resolve, reject) => {
+      resolveFirst = resolve;
+      rejectFirst = reject;
+    });
+    first.catch(() => undefined); // nobody has to ask for it
+    const run: Run = { controller, stopping: false, done: Promise.resolve(), first, resolveFirst, rejectFirst };
     this.#run = run;
     run.done = this.#loop(run, opts).finally(() => {
       if (this.#run === run) this.#run = undefined;
     });
+  }
+
+  /** Resolves once the running loop has handled its first batch; rejects if it ends first or is not running. */
+  prepared(): Promise<void> {
+    return this.#run ? this.#run.first : Promise.reject(new MatrixSessionError('The sync loop is not running'));
+  }
+
+  /** The steps end-to-end encryption adds to each batch (lib/sync/hooks.ts); from the next batch on. */
+  setHooks(hooks: SyncHooks | undefined): void {
+    if (hooks !== undefined && !isObject(hooks)) throw new TypeError('hooks must be an object');
+    this.#hooks = hooks;
   }
 
   async stop(): Promise<void> {
@@ -125,8 +187,12 @@ export class SyncEngine {
   }
 
   async #loop(run: Run, opts: SyncStartOptions): Promise<void> {
-    const rs: RunState = { failures: 0, source: 'store' };
+    const rs: RunState = { failures: 0, limited: 0, source: 'store' };
     const store = opts.store ?? this.#defaultStore;
+    let remembered = this.#remembered.get(store);
+    if (!remembered) this.#remembered.set(store, (remembered = new Map()));
+    const positions = positionsOf(store, remembered);
+    const batch = this.#batchContext(opts, positions, rs, run.controller.signal);
     const timeout = opts.timeout ?? 30_000;
     const baseMs = opts.backoffBaseMs ?? 1_000;
     const maxMs = opts.backoffMaxMs ?? 60_000;
@@ -180,17 +246,15 @@ export class SyncEngine {
         filterFromStore = false;
         fullState = undefined;
 
-        if (opts.saveTokenBeforeDispatch) {
-          rs.source = 'store';
-          await store.setSyncToken(body.next_batch);
-        }
-        rs.source = 'sync';
-        const complete = await this.#dispatch(body, since !== undefined, opts.autoJoin === true);
-        rs.source = 'store';
-        if (!opts.saveTokenBeforeDispatch && complete) await store.setSyncToken(body.next_batch);
+        const malformed = guardSync(body); // a malformed top level throws: a transient failure
+        if (malformed) this.reportMalformed(malformed);
+        batch.gaps.incremental = since !== undefined;
+        await this.#handle(body, rs, batch);
         since = body.next_batch;
         rs.failures = 0;
+        rs.limited = 0;
         this.#setState(prepared ? 'SYNCING' : 'PREPARED');
+        if (!prepared) run.resolveFirst();
         prepared = true;
       } catch (error) {
         // Stopping aborts the request in flight; a store that fails meanwhile is still reported.
@@ -200,8 +264,8 @@ export class SyncEngine {
           break;
         }
         if (error instanceof MatrixError && error.httpStatus === 429) {
-          const delayMs = error.retryAfterMs ?? syncBackoff(rs.failures + 1, baseMs, maxMs);
-          this.session.emit('rateLimited', { method: 'GET', path: SYNC_PATH, delayMs, attempt: 1 });
+          const delayMs = this.#delay(error, ++rs.limited, baseMs, maxMs);
+          this.session.emit('rateLimited', { method: 'GET', path: SYNC_PATH, delayMs, attempt: rs.limited });
           this.#report(error, { source: rs.source, retryInMs: delayMs, failures: rs.failures });
           await sleep(delayMs, signal);
           continue;
@@ -214,7 +278,129 @@ export class SyncEngine {
       this.#report(exitError, { source: rs.source, retryInMs: null, failures: rs.failures });
     }
     for (const stream of [...this.#streams]) stream.end(false);
+    if (!prepared) run.rejectFirst(exitError ?? new MatrixSessionError('The sync loop stopped before its first batch'));
     this.#setState('STOPPED', exitError);
+  }
+
+  /**
+   * One well-formed batch, step by step (hooks.ts describes them): hooks.receive → gap
+   * filling → hooks.prepare → delivery → saving the position → hooks.done. Throws an
+   * AbortError when stopped midway (nothing saved: the next run gets the batch again), and
+   * what the store throws; a failing hook or gap is reported and the batch goes on.
+   */
+  async #handle(body: SyncResponse, rs: RunState, ctx: BatchContext): Promise<void> {
+    const { signal, positions, opts } = ctx;
+    const hooks = this.#hooks;
+    if (hooks?.receive) await this.#hook('receive', () => hooks.receive!(body, signal), signal);
+
+    ctx.gaps.userId = this.core.credentials.userId;
+    ctx.gaps.reportUnfilled = this.session.listenerCount('room.gap') > 0;
+    const gaps = await fillGaps(body, ctx.gaps);
+    if (gaps) {
+      for (const gap of gaps.values()) {
+        if (gap.reason === 'error') this.#report(gap.error, { source: 'gap', roomId: gap.roomId, retryInMs: undefined, failures: 0 });
+      }
+    }
+
+    const last = lastEventsOf(body);
+    if (hooks?.prepare) {
+      await this.#hook('prepare', () => hooks.prepare!(body, signal), signal);
+      const malformed = guardSync(body); // what the hook added is checked like the server's
+      if (malformed) this.reportMalformed(malformed);
+      confirmLastEvents(body, last);
+    }
+
+    if (opts.saveTokenBeforeDispatch) {
+      rs.source = 'store';
+      await positions.save(body.next_batch, last);
+    }
+    rs.source = 'sync';
+    const complete = await this.#dispatch(body, gaps, ctx.gaps.incremental, opts.autoJoin === true);
+    rs.source = 'store';
+    if (!opts.saveTokenBeforeDispatch && complete) await positions.save(body.next_batch, last);
+    rs.source = 'sync';
+    if (hooks?.done) this.#doneHook(hooks, body);
+  }
+
+  #batchContext(opts: SyncStartOptions, positions: Positions, rs: RunState, signal: AbortSignal): BatchContext {
+    const filter = historyFilter(typeof opts.filter === 'object' ? opts.filter : undefined);
+    const gaps: GapContext = {
+      incremental: false,
+      fillGaps: opts.fillGaps !== false,
+      reportUnfilled: true,
+      maxGapFill: opts.maxGapFill ?? DEFAULT_MAX_GAP_FILL,
+      userId: undefined,
+      signal,
+      lastEventId: async (roomId) => {
+        try {
+          return await positions.lastEventId(roomId);
+        } catch (error) {
+          rs.source = 'store'; // a store that cannot be read stops the loop, as one that cannot be written
+          throw error;
+        }
+      },
+      messages: (roomId, from, limit) => this.session.rooms.messages(roomId, { from, dir: 'b', limit, filter }, { signal }),
+    };
+    return { signal, positions, opts, gaps };
+  }
+
+  /** Runs an awaited hook step: a failure is reported (source crypto), a stop ends the wait at once. */
+  async #hook(step: 'receive' | 'prepare', run: () => Promise<void>, signal: AbortSignal): Promise<void> {
+    try {
+      await untilAborted(run(), signal);
+    } catch (error) {
+      if (signal.aborted) throw new AbortError();
+      this.#report(error, { source: 'crypto', event: step, retryInMs: undefined, failures: 0 });
+    }
+  }
+
+  #doneHook(hooks: SyncHooks, body: SyncResponse): void {
+    const report = (error: unknown) => this.#report(error, { source: 'crypto', event: 'done', retryInMs: undefined, failures: 0 });
+    try {
+      const result: unknown = hooks.done!(body);
+      if (result instanceof Promise) result.catch(report);
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  /** One `sync.error` (source malformed) per room and section, at most MAX_MALFORMED_REPORTS a batch. */
+  reportMalformed(items: MalformedItems[]): void {
+    const shown = items.length > MAX_MALFORMED_REPORTS ? MAX_MALFORMED_REPORTS - 1 : items.length;
+    for (let i = 0; i < shown; i++) {
+      const { section, roomId, count } = items[i];
+      const where = roomId === undefined ? section : `${section} of ${roomId}`;
+      const error = new InvalidResponseError({ method: 'GET', path: SYNC_PATH }, 200, `${count} malformed item(s) in ${where} left out`);
+      this.#report(error, { source: 'malformed', roomId, section, retryInMs: undefined, failures: 0 });
+    }
+    if (shown < items.length) {
+      let count = 0;
+      for (let i = shown; i < items.length; i++) count += items[i].count;
+      const error = new InvalidResponseError(
+        { method: 'GET', path: SYNC_PATH },
+        200,
+        `${count} more malformed item(s) in ${items.length - shown} more places left out`,
+      );
+      this.#report(error, { source: 'malformed', section: '*', retryInMs: undefined, failures: 0 });
+    }
+  }
+
+  /**
+   * The wait before attempt `n` after `error`: the server's delay when it gave one (a 429,
+   * or a 503 with Retry-After), at most the session's maxRateLimitWaitMs; else the backoff.
+   * From the second failure in a row it is at least the backoff of the one before, so a
+   * server that keeps asking for no wait cannot make the loop flood it.
+   */
+  #delay(error: unknown, n: number, baseMs: number, maxMs: number): number {
+    const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+    let delayMs: number;
+    if (typeof asked === 'number' && asked >= 0 && asked <= Number.MAX_VALUE) {
+      delayMs = Math.min(asked, this.core.retry.maxRateLimitWaitMs);
+      if (n > 1) delayMs = Math.max(delayMs, syncBackoff(n - 1, baseMs, maxMs));
+    } else {
+      delayMs = syncBackoff(n, baseMs, maxMs);
+    }
+    return Math.min(Math.round(delayMs), MAX_TIMER_MS);
   }
 
   /** After a failed request: RECONNECTING (ERROR from the third failure), wait, probe /versions until it answers. */
@@ -223,7 +409,7 @@ export class SyncEngine {
     for (;;) {
       rs.failures++;
       this.#setState(rs.failures >= ERROR_THRESHOLD ? 'ERROR' : 'RECONNECTING', failure);
-      const delayMs = syncBackoff(rs.failures, baseMs, maxMs);
+      const delayMs = this.#delay(failure, rs.failures, baseMs, maxMs);
       this.#report(failure, { source: rs.source, retryInMs: delayMs, failures: rs.failures });
       await sleep(delayMs, signal);
       if (signal.aborted) return;
@@ -268,13 +454,14 @@ export class SyncEngine {
   }
 
   /** Emits the batch, awaits its listeners and iterators; false if an iterator ended before taking all of it. */
-  async #dispatch(body: SyncResponse, incremental: boolean, autoJoin: boolean): Promise<boolean> {
+  async #dispatch(body: SyncResponse, gaps: Map<string, RoomGap> | undefined, incremental: boolean, autoJoin: boolean): Promise<boolean> {
     const pending: Promise<unknown>[] = [];
     dispatchSync(this.session as unknown as DispatchEmitter, body, {
       userId: this.core.credentials.userId,
       incremental,
       pending,
       onInvite: autoJoin ? (roomId) => pending.push(this.#autoJoin(roomId)) : undefined,
+      gaps,
     });
     let complete = true;
     if (this.#streams.size > 0) {
@@ -331,7 +518,18 @@ function isUnknownFilter(error: unknown): boolean {
   );
 }
 
-/** Resolves after `ms`, or at once when the signal aborts. */
+/**
+ * The sync filter's timeline part (a RoomEventFilter), for /messages: filling a gap then
+ * delivers the same kinds of events as the timeline. Its `limit` is the timeline's, not a page's.
+ */
+function historyFilter(filter: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const timeline = isObject(filter?.room) ? filter.room.timeline : undefined;
+  if (!isObject(timeline)) return undefined;
+  const { limit: _limit, ...rest } = timeline;
+  return Object.keys(rest).length > 0 ? rest : undefined;
+}
+
+/** Resolves after `ms` (at most setTimeout's ceiling), or at once when the signal aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -340,7 +538,26 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       signal.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = setTimeout(done, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     signal.addEventListener('abort', done);
+  });
+}
+
+/** Settles like `work`, or rejects with an AbortError as soon as `signal` aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }

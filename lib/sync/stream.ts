@@ -2,6 +2,7 @@ import type { SyncResponse } from '../types';
 import { forEachSyncEvent } from './dispatch';
 import type { SyncItem, SyncItemKind } from './types';
 
+/** Options of `session.sync.events()`. */
 export interface SyncEventsOptions {
   /** Matrix event types to keep (exact match, e.g. `['m.room.message']`); all when omitted. */
   types?: readonly string[];
@@ -37,6 +38,7 @@ export class SyncEventStream implements AsyncIterableIterator<SyncItem> {
     if (options.kinds) this.#kinds = new Set(options.kinds);
   }
 
+  /** The stream is its own iterator (`for await (const item of stream)`). */
   [Symbol.asyncIterator](): this {
     return this;
   }
@@ -47,7 +49,7 @@ export class SyncEventStream implements AsyncIterableIterator<SyncItem> {
     const items: SyncItem[] = [];
     const types = this.#types;
     const kinds = this.#kinds;
-    forEachSyncEvent(body, (kind, roomId, event, membership) => {
+    forEachSyncEvent(body, (kind, event, { roomId, membership, timeline }) => {
       if (kinds && !kinds.has(kind)) return;
       if (types && !types.has(event.type)) return;
       const item =
@@ -55,7 +57,9 @@ export class SyncEventStream implements AsyncIterableIterator<SyncItem> {
           ? { kind, event }
           : membership === undefined
             ? { kind, roomId, event }
-            : { kind, roomId, membership, event };
+            : timeline === undefined
+              ? { kind, roomId, membership, event }
+              : { kind, roomId, membership, event, limited: timeline.limited === true, prevBatch: timeline.prev_batch };
       items.push(item as SyncItem);
     });
     if (items.length === 0) return undefined;
@@ -70,6 +74,7 @@ export class SyncEventStream implements AsyncIterableIterator<SyncItem> {
     return done;
   }
 
+  /** The next item; asking past the last item of a batch tells the loop the batch was taken. */
   next(): Promise<IteratorResult<SyncItem>> {
     if (this.#index < this.#buffer.length) {
       return Promise.resolve({ value: this.#buffer[this.#index++], done: false });

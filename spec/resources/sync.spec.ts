@@ -27,6 +27,37 @@ describe('sync.once', () => {
     await session().sync.once({ filter: '42' });
   });
 
+  it('sets room_id on timeline and state events, and leaves out and reports malformed ones (sync.error, source malformed)', async () => {
+    const room = '!r:example.org';
+    nock(BASE)
+      .get('/_matrix/client/v3/sync')
+      .query(true)
+      .reply(200, {
+        next_batch: 'n',
+        rooms: {
+          join: {
+            [room]: {
+              state: { events: [{ type: 'm.room.name', state_key: '', content: {} }] },
+              timeline: { events: [null, { type: 'm.room.message', event_id: '$1', content: { body: 'hi' } }] },
+            },
+          },
+        },
+      });
+    const s = session();
+    const reports: unknown[] = [];
+    s.on('sync.error', (_e, info) => void reports.push(info));
+    const res = await s.sync.once();
+    const joined = res.rooms!.join![room];
+    expect(joined.timeline!.events).toEqual([{ type: 'm.room.message', event_id: '$1', content: { body: 'hi' }, room_id: room }]);
+    expect(joined.state!.events[0].room_id).toBe(room);
+    expect(reports).toEqual([{ source: 'malformed', roomId: room, section: 'timeline', retryInMs: undefined, failures: 0 }]);
+  });
+
+  it('rejects a body whose top level is malformed', async () => {
+    nock(BASE).get('/_matrix/client/v3/sync').query(true).reply(200, { next_batch: 'n', rooms: 'evil' });
+    await expect(session().sync.once()).rejects.toBeInstanceOf(InvalidResponseError);
+  });
+
   it('rejects a body without next_batch', async () => {
     nock(BASE).get('/_matrix/client/v3/sync').query(true).reply(200, {});
     await expect(session().sync.once()).rejects.toBeInstanceOf(InvalidResponseError);

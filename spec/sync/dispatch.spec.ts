@@ -9,8 +9,9 @@ const NEWLY = '!newly:hs.test';
 const LEFT = '!left:hs.test';
 const INVITED = '!invited:hs.test';
 
+// As on the wire: no room_id (the guard sets it before dispatch).
 function ev(type: string, extra: Partial<SyncRoomEvent> = {}): SyncRoomEvent {
-  return { type, event_id: `$${type}-${extra.state_key ?? ''}-${Math.random()}`, sender: '@bob:hs.test', origin_server_ts: 1, content: {}, ...extra };
+  return { type, event_id: `$${type}-${extra.state_key ?? ''}-${Math.random()}`, sender: '@bob:hs.test', origin_server_ts: 1, content: {}, ...extra } as SyncRoomEvent;
 }
 
 const createEv = ev('m.room.create', { state_key: '' });
@@ -64,6 +65,10 @@ function recordAll(s: MatrixSession): string[] {
     if (typeof a === 'string') return a;
     if (Array.isArray(a)) return `[${a.length}]`;
     if (a === undefined) return 'undefined';
+    const t = a as { roomId?: string; events?: unknown[]; limited?: boolean; membership?: string };
+    if (Array.isArray(t.events)) return `${t.roomId} ${t.membership}[${t.events.length}]${t.limited ? ' limited' : ''}`;
+    const g = a as { roomId?: string; reason?: string };
+    if (g.reason) return `${g.roomId} ${g.reason}`;
     const e = a as { type: string; content?: { body?: string } };
     return e.content?.body ? `${e.type}:${e.content.body}` : e.type;
   };
@@ -89,6 +94,7 @@ describe('dispatchSync', () => {
       `room.invite ${INVITED} m.room.member [2]`,
       `room.state ${JOINED} m.room.create`,
       `room.state ${JOINED} m.room.name`,
+      `room.timeline ${JOINED} join[5]`,
       `room.event ${JOINED} m.room.message:one`,
       `room.message ${JOINED} m.room.message:one`,
       `room.event ${JOINED} m.room.topic`,
@@ -102,11 +108,13 @@ describe('dispatchSync', () => {
       `typing ${JOINED} m.typing`,
       `receipt ${JOINED} m.receipt`,
       `room.account_data ${JOINED} m.tag`,
+      `room.timeline ${NEWLY} join[2]`,
       `room.event ${NEWLY} m.room.member`,
       `room.state ${NEWLY} m.room.member`,
       `room.join ${NEWLY} m.room.member`,
       `room.event ${NEWLY} m.room.message:hi`,
       `room.message ${NEWLY} m.room.message:hi`,
+      `room.timeline ${LEFT} leave[2]`,
       `room.event ${LEFT} m.room.message:bye`,
       `room.message ${LEFT} m.room.message:bye`,
       `room.event ${LEFT} m.room.member`,
@@ -148,10 +156,29 @@ describe('dispatchSync', () => {
     const s = new MatrixSession({ baseUrl: 'http://hs.test' });
     const log = recordAll(s);
     dispatchSync(s as never, joinInState, ctx(false));
-    expect(log).toEqual([`room.state ${NEWLY} m.room.member`, `room.leave ${LEFT} undefined`]);
+    expect(log).toEqual([`room.state ${NEWLY} m.room.member`, `room.timeline ${NEWLY} join[0] limited`, `room.leave ${LEFT} undefined`]);
     log.length = 0;
     dispatchSync(s as never, joinInState, ctx(true));
-    expect(log).toEqual([`room.state ${NEWLY} m.room.member`, `room.join ${NEWLY} m.room.member`, `room.leave ${LEFT} undefined`]);
+    expect(log).toEqual([
+      `room.state ${NEWLY} m.room.member`,
+      `room.join ${NEWLY} m.room.member`,
+      `room.timeline ${NEWLY} join[0] limited`,
+      `room.leave ${LEFT} undefined`,
+    ]);
+  });
+
+  it('emits room.gap before the room.timeline and the events of that room, and only for its room', () => {
+    const s = new MatrixSession({ baseUrl: 'http://hs.test' });
+    const log = recordAll(s);
+    const gap = { roomId: NEWLY, prevBatch: 'p1', reason: 'limit' as const, filled: 3 };
+    const seen: unknown[] = [];
+    s.on('room.gap', (g) => void seen.push(g));
+    dispatchSync(s as never, BODY, { ...ctx(), gaps: new Map([[NEWLY, gap]]) });
+    const at = log.indexOf(`room.gap ${NEWLY} limit`);
+    expect(at).toBeGreaterThan(-1);
+    expect(log[at + 1]).toBe(`room.timeline ${NEWLY} join[2]`);
+    expect(log.filter((l) => l.startsWith('room.gap'))).toHaveLength(1);
+    expect(seen).toEqual([gap]);
   });
 
   it('calls onInvite for each invited room, and copes with an empty body and missing sections', () => {

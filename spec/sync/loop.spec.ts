@@ -50,6 +50,7 @@ function batch(next: string, messages: string[] = [], roomId = ROOM): SyncRespon
 }
 
 let counter = 0;
+/** A message as the server sends it in a sync timeline: without room_id. */
 function message(body: string, sender = '@other:hs.test'): SyncRoomEvent {
   return {
     type: 'm.room.message',
@@ -57,7 +58,7 @@ function message(body: string, sender = '@other:hs.test'): SyncRoomEvent {
     sender,
     origin_server_ts: 1,
     content: { msgtype: 'm.text', body },
-  };
+  } as Omit<SyncRoomEvent, 'room_id'> as SyncRoomEvent;
 }
 
 async function until<T>(fn: () => T | undefined | false, what = 'condition'): Promise<T> {

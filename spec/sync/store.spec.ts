@@ -14,6 +14,15 @@ afterEach(() => {
 const FILTER = { id: 'f1', definition: '{"room":{}}', userId: '@me:hs.test' };
 
 describe('MemorySyncStore', () => {
+  it('keeps the last event per room with the token: merged batch by batch, null forgets a room', () => {
+    const store = new MemorySyncStore();
+    expect(store.getLastEventId('!a:hs')).toBeUndefined();
+    store.setSyncPosition('t1', new Map([['!a:hs', '$1'], ['!b:hs', '$2']]));
+    store.setSyncPosition('t2', new Map([['!a:hs', '$3'], ['!b:hs', null]]));
+    expect(store.getSyncToken()).toBe('t2');
+    expect([store.getLastEventId('!a:hs'), store.getLastEventId('!b:hs')]).toEqual(['$3', undefined]);
+  });
+
   it('keeps the token and the filter', () => {
     const store = new MemorySyncStore();
     expect(store.getSyncToken()).toBeUndefined();
@@ -96,6 +105,36 @@ describe('FileSyncStore', () => {
     rmSync(target, { recursive: true });
     await store.setSyncToken('t2');
     expect(await new FileSyncStore(target).getSyncToken()).toBe('t2');
+  });
+
+  it('writes the token and the last events in one atomic write, read back by a new instance', async () => {
+    const file = join(dir, 'sync.json');
+    const store = new FileSyncStore(file, { fsync: false });
+    await store.setSyncPosition('t1', new Map([['!a:hs', '$1'], ['!b:hs', '$2']]));
+    await store.setSyncPosition('t2', new Map([['!b:hs', null], ['!c:hs', '$3']]));
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, syncToken: 't2', rooms: { '!a:hs': '$1', '!c:hs': '$3' } });
+    const again = new FileSyncStore(file);
+    expect(await again.getSyncToken()).toBe('t2');
+    expect(await again.getLastEventId('!a:hs')).toBe('$1');
+    expect(await again.getLastEventId('!b:hs')).toBeUndefined();
+    expect(await again.getLastEventId('hasOwnProperty')).toBeUndefined();
+    expect(readdirSync(dir)).toEqual(['sync.json']);
+  });
+
+  it('reads a file from before the last events were kept, and ignores malformed entries of them', async () => {
+    const old = join(dir, 'old.json');
+    writeFileSync(old, '{"version":1,"syncToken":"t9"}');
+    const store = new FileSyncStore(old);
+    expect(await store.getSyncToken()).toBe('t9');
+    expect(await store.getLastEventId('!a:hs')).toBeUndefined();
+    const odd = join(dir, 'odd.json');
+    writeFileSync(odd, '{"version":1,"syncToken":"t9","rooms":{"!a:hs":5,"!b:hs":"$b","__proto__":"$p"}}');
+    const oddStore = new FileSyncStore(odd);
+    expect(await oddStore.getLastEventId('!a:hs')).toBeUndefined();
+    expect(await oddStore.getLastEventId('!b:hs')).toBe('$b');
+    expect(await oddStore.getLastEventId('__proto__')).toBe('$p');
+    writeFileSync(odd, '{"version":1,"rooms":[]}');
+    expect(await new FileSyncStore(odd).getLastEventId('!a:hs')).toBeUndefined();
   });
 
   it('needs a path', () => {
