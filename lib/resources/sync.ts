@@ -5,7 +5,7 @@ import { check } from '../core/validate';
 import type { MatrixSession } from '../session';
 import { SYNC_MARGIN_MS, SyncEngine, type SyncStartOptions } from '../sync/loop';
 import type { SyncEventStream, SyncEventsOptions } from '../sync/stream';
-import { type Presence, type SyncItemKind, type SyncState } from '../sync/types';
+import { type Presence, type SyncHooks, type SyncItemKind, type SyncState } from '../sync/types';
 import type { SyncResponse } from '../types';
 import { Resource } from './resource';
 
@@ -161,6 +161,15 @@ export class Sync extends Resource {
   /** True from `start()` until the loop has ended. */
   get running(): boolean {
     return this.#engine.running;
+  }
+
+  /**
+   * Installs the hooks the loop calls for each batch (the session installs the encryption
+   * engine's). Internal: not part of the supported API.
+   * @internal
+   */
+  useHooks(hooks: SyncHooks | undefined): void {
+    this.#engine.hooks = hooks;
   }
 
   /**

@@ -15,7 +15,7 @@ import type { SyncResponse } from '../types';
 import { dispatchSync, type DispatchEmitter } from './dispatch';
 import { canonicalJson, MemorySyncStore, type SyncStore } from './store';
 import { SyncEventStream, type SyncEventsOptions } from './stream';
-import type { Presence, SyncErrorInfo, SyncErrorSource, SyncState } from './types';
+import type { Presence, SyncErrorInfo, SyncErrorSource, SyncHooks, SyncState } from './types';
 
 export interface SyncStartOptions {
   /**
@@ -79,6 +79,8 @@ export class SyncEngine {
   #run?: Run;
   #streams = new Set<SyncEventStream>();
   readonly #defaultStore = new MemorySyncStore();
+  /** The encryption engine's hooks into each batch (set by the session). */
+  hooks?: SyncHooks;
 
   constructor(
     private readonly session: MatrixSession,
@@ -180,6 +182,15 @@ export class SyncEngine {
         filterFromStore = false;
         fullState = undefined;
 
+        // Encryption: the batch's to-device events and key counts go to the engine, then its
+        // encrypted timeline events are decrypted in place, before anyone sees the batch.
+        const hooks = this.hooks;
+        if (hooks) {
+          rs.source = 'crypto';
+          await hooks.receive?.(body, signal);
+          await hooks.prepare?.(body, signal);
+        }
+
         if (opts.saveTokenBeforeDispatch) {
           rs.source = 'store';
           await store.setSyncToken(body.next_batch);
@@ -189,6 +200,7 @@ export class SyncEngine {
         rs.source = 'store';
         if (!opts.saveTokenBeforeDispatch && complete) await store.setSyncToken(body.next_batch);
         since = body.next_batch;
+        hooks?.done?.(body);
         rs.failures = 0;
         this.#setState(prepared ? 'SYNCING' : 'PREPARED');
         prepared = true;
@@ -316,6 +328,8 @@ export class SyncEngine {
 /** Errors that waiting will not cure: the loop stops on them. */
 function isFatal(error: unknown, source: SyncErrorSource): boolean {
   if (source === 'store') return true;
+  // The engine failed to take a batch: the same batch is asked for again after a backoff.
+  if (source === 'crypto') return false;
   if (error instanceof MatrixError) {
     const s = error.httpStatus;
     return s >= 400 && s < 500 && s !== 408 && s !== 429;

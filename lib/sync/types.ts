@@ -1,4 +1,4 @@
-import type { BasicEvent, StrippedStateEvent, SyncRoomEvent, ToDeviceEvent } from '../types';
+import type { BasicEvent, StrippedStateEvent, SyncResponse, SyncRoomEvent, ToDeviceEvent } from '../types';
 
 export type Presence = 'offline' | 'online' | 'unavailable';
 
@@ -30,7 +30,9 @@ export type SyncErrorSource =
   /** A listener of a sync event threw or rejected (the loop carried on). */
   | 'listener'
   /** Joining an invited room (the `autoJoin` option). */
-  | 'autoJoin';
+  | 'autoJoin'
+  /** The encryption engine: handing it a batch, or its outgoing requests (key uploads, to-device, backup). */
+  | 'crypto';
 
 /** The second argument of `sync.error`. */
 export interface SyncErrorInfo {
@@ -86,6 +88,13 @@ export interface SyncEvents {
   'room.message': [roomId: string, event: SyncRoomEvent<MessageEventContent>];
   /** State events: a room's `state` block, and the state events of its timeline. */
   'room.state': [roomId: string, event: SyncRoomEvent];
+  /**
+   * An encrypted timeline event that could not be decrypted (yet): it is also on
+   * `room.event` as `m.room.encrypted`. When its key arrives later (a to-device message, a
+   * backup restore) the decrypted event is delivered on `room.event`, `room.message`, …
+   * once, in a later batch.
+   */
+  'room.undecryptable': [roomId: string, event: SyncRoomEvent, info: UndecryptableInfo];
   /** Timeline events of type `m.room.redaction`. */
   'room.redaction': [roomId: string, event: SyncRoomEvent];
   /** An invite: the own `m.room.member` invite event (when the server included it) and the stripped room state. */
@@ -111,6 +120,7 @@ export const SYNC_EVENT_NAMES: ReadonlySet<string> = new Set<keyof SyncEvents>([
   'room.message',
   'room.state',
   'room.redaction',
+  'room.undecryptable',
   'room.invite',
   'room.join',
   'room.leave',
@@ -143,3 +153,31 @@ export type SyncItem =
   | { kind: 'account_data'; event: BasicEvent }
   | { kind: 'presence'; event: ToDeviceEvent }
   | { kind: 'to_device'; event: ToDeviceEvent };
+
+/** Why an event is undecryptable (the third argument of `room.undecryptable`). */
+export interface UndecryptableInfo {
+  /**
+   * The engine's DecryptionErrorCode name: `MissingRoomKey` and `UnknownMessageIndex` may be
+   * cured by a key arriving later (the event is then delivered); others
+   * (`MismatchedIdentityKeys`, `UnknownSenderDevice`, `MismatchedSender`, `UnableToDecrypt`, …)
+   * will not. `CryptoNotStarted`: `session.crypto.start()` was not called.
+   */
+  code: string;
+  reason: string;
+  /** The sender withheld the key (e.g. `m.unverified`), when it said so. */
+  withheldCode?: string;
+}
+
+/** Set by the encryption hooks on the encrypted events of a batch they could not decrypt; read by the dispatcher. */
+export const UNDECRYPTABLE = new WeakMap<object, UndecryptableInfo>();
+
+/**
+ * Internal hooks into the sync loop's batch pipeline (the encryption engine uses them):
+ * guard → `receive` → gap fill → `prepare` (may replace timeline events in place and add
+ * timeline events, also to rooms not in the batch) → dispatch → save position → `done`.
+ */
+export interface SyncHooks {
+  receive?(body: SyncResponse, signal: AbortSignal): Promise<void>;
+  prepare?(body: SyncResponse, signal: AbortSignal): Promise<void>;
+  done?(body: SyncResponse): void;
+}
