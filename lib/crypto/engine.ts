@@ -297,6 +297,9 @@ export class CryptoEngine {
       );
     await (auth === undefined ? send(undefined) : runUia(send, auth));
     await this.outgoing.send(requests.uploadSignaturesRequest as unknown as EngineRequest);
+    // Read the own keys back, so the engine knows its device as signed (as others will).
+    const query = this.#machine.queryKeysForUsers([new this.#wasm.UserId(this.#ctx.userId)]);
+    await this.outgoing.send(query as unknown as EngineRequest);
     return true;
   }
 
