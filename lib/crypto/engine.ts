@@ -480,7 +480,7 @@ async function withIndexedDb<T>(factory: unknown, open: () => Promise<T>): Promi
 
 function mapInitError(error: unknown, storeDir: string): Error {
   const message = error instanceof Error ? error.message : String(error);
-  if (/pickle|decrypt|cipher|mac|passphrase/i.test(message) && existsSync(storeDir)) return new CryptoPassphraseError();
+  if (/failed to be decrypted|unpickl/i.test(message) && existsSync(storeDir)) return new CryptoPassphraseError();
   if (/account .*doesn't match|the account in the store/i.test(message)) {
     return new CryptoStoreError(`The crypto store in ${storeDir} belongs to another user or device`, error);
   }

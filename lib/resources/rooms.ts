@@ -401,11 +401,14 @@ export class Rooms extends Resource {
     check.string('event.type', event.type, { max: 255 });
     check.object('event.content', event.content);
     check.string('event.txnId', event.txnId, { max: 255 });
+    // Every segment and the body are checked before anything is asked or sent.
+    const plainPath = path`/_matrix/client/v3/rooms/${event.roomId}/send/${event.type}/${event.txnId}`;
+    check.json('body', event.content);
     const wire = await this.session.crypto.wireEvent(event, options);
     return this.core.request(
       {
         method: 'PUT',
-        path: path`/_matrix/client/v3/rooms/${event.roomId}/send/${wire.type}/${event.txnId}`,
+        path: wire.type === event.type ? plainPath : path`/_matrix/client/v3/rooms/${event.roomId}/send/${wire.type}/${event.txnId}`,
         body: wire.content,
         idempotency: 'safe',
         required: ['event_id'],

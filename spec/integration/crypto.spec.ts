@@ -1,5 +1,6 @@
 // End-to-end encryption between two matrix-session users on a real Synapse.
-import { CryptoNotStartedError, CryptoStoreLockedError, RoomEvent } from '../../lib';
+import { CryptoNotStartedError, CryptoPassphraseError, CryptoStoreError, CryptoStoreLockedError, MatrixSession, RoomEvent } from '../../lib';
+import { itEnv } from '../harness/env';
 import { cleanUp, cryptoUser, encryptedPair, inbox, storeDir, track } from './crypto-helpers';
 import { eventually, newUser } from './helpers';
 
@@ -77,5 +78,28 @@ describe('two matrix-session users in an encrypted room', () => {
     await first.crypto.start({ storeDir: dir });
     expect(first.crypto.started).toBe(true);
     await eventually(async () => true);
+  });
+
+  it('start is idempotent, checks the passphrase and the owner; close() stops it and releases the store', async () => {
+    const dir = storeDir();
+    const s = track(await newUser('pass'));
+    await s.crypto.start({ storeDir: dir, passphrase: 'right horse' });
+    await s.crypto.start({ storeDir: dir, passphrase: 'right horse' });
+    await expect(s.crypto.start({ storeDir: storeDir() })).rejects.toThrow(/another store folder/);
+    const { identityKeys } = await s.crypto.status();
+    const credentials = { accessToken: s.getAccessToken()!, userId: s.userId!, deviceId: s.deviceId! };
+    await s.close();
+    expect(s.crypto.started).toBe(false);
+
+    const again = track(new MatrixSession({ baseUrl: itEnv().baseUrl, ...credentials }));
+    await expect(again.crypto.start({ storeDir: dir, passphrase: 'wrong horse' })).rejects.toBeInstanceOf(CryptoPassphraseError);
+    await expect(again.crypto.start({ storeDir: dir })).rejects.toBeInstanceOf(CryptoPassphraseError);
+    await again.crypto.start({ storeDir: dir, passphrase: 'right horse' });
+    expect((await again.crypto.status()).identityKeys).toEqual(identityKeys);
+    await again.crypto.stop();
+
+    // The folder of another user's device is refused, not reused.
+    const stranger = track(await newUser('stranger'));
+    await expect(stranger.crypto.start({ storeDir: dir, passphrase: 'right horse' })).rejects.toBeInstanceOf(CryptoStoreError);
   });
 });
