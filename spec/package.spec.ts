@@ -5,7 +5,7 @@
 // rewrites the work tree's dist/ while something else (the benchmark, a linked app, another
 // run of this spec) reads it. One build, one pack, one install for the whole file.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,6 +119,23 @@ describe('the packed tarball', () => {
     expect(paths.filter((p) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$)/.test(p))).toEqual([]);
     expect(paths.filter((p) => /\.ts$/.test(p) && !/\.d\.m?ts$/.test(p))).toEqual([]);
   });
+
+  it('names the encryption engine as an optional peer, and no public type needs it', () => {
+    const manifest = JSON.parse(readFileSync(join(work, 'src', 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(manifest.peerDependencies).toEqual({ '@matrix-org/matrix-sdk-crypto-wasm': expect.stringMatching(/^\^18\./) });
+    expect(manifest.peerDependenciesMeta).toEqual({ '@matrix-org/matrix-sdk-crypto-wasm': { optional: true } });
+    // Only the engine's loader imports the package's types; nothing public imports the engine.
+    const dts = packed.files.map((f) => f.path).filter((p) => /\.d\.m?ts$/.test(p));
+    const imports = /(from|import\()\s*['"]@matrix-org\/matrix-sdk-crypto-wasm['"]/;
+    const mentions = dts.filter((p) => imports.test(readFileSync(join(work, 'src', p), 'utf8')));
+    expect(new Set(mentions.map((p) => p.replace(/^dist\/(cjs|esm)\//, '')))).toEqual(new Set(['crypto/wasm.d.ts']));
+    for (const p of dts) {
+      if (mentions.includes(p)) continue;
+      const source = readFileSync(join(work, 'src', p), 'utf8');
+      const importsEngine = /from ['"](\.\.\/crypto|\.)\/(engine|wasm)['"]/.test(source) && !/crypto\/engine\.d\.m?ts$/.test(p);
+      expect([p, importsEngine]).toEqual([p, false]);
+    }
+  });
 });
 
 describe('the installed package', () => {
@@ -180,6 +197,21 @@ describe('the installed package', () => {
     // Every runtime export of the CommonJS build is a named export of the ES module.
     expect(esm.exports).toEqual(cjs?.exports ?? expect.any(Array));
     expect(esm.exports).toEqual(expect.arrayContaining(['MatrixSession', 'MatrixError', 'Auth', 'runUia', 'ValidationError']));
+  }, SLOW);
+
+  it('without the optional engine installed, crypto.start fails with the typed error naming it', async () => {
+    const out = await inConsumer(
+      'no-engine.cjs',
+      `const m = require('matrix-session');
+      let engine = 'installed';
+      try { require.resolve('@matrix-org/matrix-sdk-crypto-wasm'); } catch { engine = 'absent'; }
+      const s = new m.MatrixSession({ baseUrl: 'http://127.0.0.1:9', accessToken: 't', userId: '@a:x', deviceId: 'D' });
+      s.crypto.start({ storeDir: require('node:path').join(require('node:os').tmpdir(), 'ms-no-engine-' + process.pid) }).then(
+        () => console.log(JSON.stringify({ engine, started: true })),
+        (e) => console.log(JSON.stringify({ engine, name: e.name, typed: e instanceof m.CryptoPackageMissingError, packageName: e.packageName })),
+      );`,
+    );
+    expect(out).toEqual({ engine: 'absent', name: 'CryptoPackageMissingError', typed: true, packageName: '@matrix-org/matrix-sdk-crypto-wasm' });
   }, SLOW);
 
   it('its types resolve for both module systems (node16 resolution, strict)', async () => {

@@ -9,7 +9,7 @@ import type { ClientEvent, EventEncryptionInfo, JoinedRoom, SyncResponse, SyncRo
 import { CryptoError, CryptoPassphraseError, CryptoStoreError } from './errors';
 import { OutgoingRequests, RequestType, type EngineRequest, type OutgoingMachine } from './outgoing';
 import { PendingEvents } from './pending';
-import type { RoomCryptoState, RoomEncryptionContent } from './room-state';
+import type { BackupRestoreResult, RoomCryptoState, RoomEncryptionContent } from './room-state';
 import { DurableStore, IDB_GLOBALS } from './store';
 import { loadWasm, type WasmModule } from './wasm';
 
@@ -34,14 +34,6 @@ export interface EngineContext {
   onError(error: unknown): void;
 }
 
-/** What `crypto.restoreBackup` reports. */
-export interface BackupRestoreResult {
-  /** Room keys in the backup. */
-  total: number;
-  /** Room keys imported (new or better than the ones held). */
-  imported: number;
-  version: string;
-}
 
 type DecryptResult = { event: SyncRoomEvent } | { failure: UndecryptableInfo };
 

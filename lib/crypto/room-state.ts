@@ -11,6 +11,16 @@ export interface RoomEncryptionContent {
   [field: string]: unknown;
 }
 
+/** What `crypto.restoreBackup` reports. */
+export interface BackupRestoreResult {
+  /** Room keys in the backup. */
+  total: number;
+  /** Room keys imported (new or better than the ones held). */
+  imported: number;
+  /** The backup version the keys came from (and this device now backs up to). */
+  version: string;
+}
+
 /** The members a room key goes to, and what the sharing needs to know. */
 export interface EncryptionTargets {
   users: string[];

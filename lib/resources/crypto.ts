@@ -5,16 +5,15 @@ import type { RoomEvent } from '../builders/room-event';
 import { NotLoggedInError } from '../core/errors';
 import type { RequestCore, RequestOptions } from '../core/request';
 import { check } from '../core/validate';
-import type { BackupRestoreResult, CryptoEngine } from '../crypto/engine';
+import type { CryptoEngine } from '../crypto/engine';
 import { CryptoError, CryptoNotStartedError } from '../crypto/errors';
-import { RoomCryptoState } from '../crypto/room-state';
+import { RoomCryptoState, type BackupRestoreResult } from '../crypto/room-state';
 import type { MatrixSession } from '../session';
 import type { SyncHooks, UndecryptableInfo } from '../sync/types';
 import type { ClientEvent, SyncResponse } from '../types';
 import { Resource } from './resource';
 
-export type { BackupRestoreResult } from '../crypto/engine';
-export type { RoomEncryptionContent } from '../crypto/room-state';
+export type { BackupRestoreResult, RoomEncryptionContent } from '../crypto/room-state';
 
 const MEGOLM = 'm.megolm.v1.aes-sha2';
 
