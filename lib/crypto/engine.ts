@@ -62,6 +62,22 @@ export class CryptoEngine {
     machine.registerRoomKeyUpdatedCallback(async (infos) => {
       for (const info of infos) this.#pending.keyArrived(info.sessionId);
     });
+    ctx.rooms.persisted = {
+      get: async (roomId) => {
+        const settings = await (await machine.getRoomSettings(new wasm.RoomId(roomId)));
+        if (!settings) return undefined;
+        if (settings.algorithm !== wasm.EncryptionAlgorithm.MegolmV1AesSha2) return { algorithm: 'unknown' };
+        return { algorithm: MEGOLM, rotation_period_ms: settings.sessionRotationPeriodMs, rotation_period_msgs: settings.sessionRotationPeriodMessages };
+      },
+      set: async (roomId, content) => {
+        if (content.algorithm !== MEGOLM || this.#stopped) return;
+        const settings = new wasm.RoomSettings();
+        settings.algorithm = wasm.EncryptionAlgorithm.MegolmV1AesSha2;
+        if (Number.isSafeInteger(content.rotation_period_ms)) settings.sessionRotationPeriodMs = content.rotation_period_ms;
+        if (Number.isSafeInteger(content.rotation_period_msgs)) settings.sessionRotationPeriodMessages = content.rotation_period_msgs;
+        await machine.setRoomSettings(new wasm.RoomId(roomId), settings);
+      },
+    };
   }
 
   static async start(ctx: EngineContext, options: EngineOptions): Promise<CryptoEngine> {
@@ -102,6 +118,7 @@ export class CryptoEngine {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#abort.abort();
+    if (this.#ctx.rooms.persisted) this.#ctx.rooms.persisted = undefined;
     // Let the room sends and the outgoing pass that were running notice the abort and end.
     await Promise.allSettled([...this.#roomQueues.values()]);
     this.#machine.close();

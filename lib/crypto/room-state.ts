@@ -1,4 +1,4 @@
-import { MatrixError } from '../core/errors';
+import { AbortError, MatrixError } from '../core/errors';
 import { path } from '../core/path';
 import type { RequestCore, RequestOptions } from '../core/request';
 import type { JoinedRoom, SyncResponse, SyncRoomEvent } from '../types';
@@ -27,6 +27,12 @@ export interface EncryptionTargets {
   historyVisibility: string;
 }
 
+/** Where the engine keeps rooms' encryption across restarts (its room settings), while it runs. */
+export interface PersistedRoomSettings {
+  get(roomId: string): Promise<RoomEncryptionContent | undefined>;
+  set(roomId: string, content: RoomEncryptionContent): Promise<void>;
+}
+
 /** A room found not encrypted is asked again after this long, unless the sync loop is reporting its state. */
 const NOT_ENCRYPTED_TTL_MS = 60_000;
 const MAX_ROOMS = 10_000;
@@ -44,6 +50,10 @@ export class RoomCryptoState {
   /** Member lists of encrypted rooms, loaded at the first send and kept current from sync. */
   #members = new Map<string, Map<string, string>>();
   #history = new Map<string, string>();
+  #lookups = new Map<string, Promise<RoomEncryptionContent | null>>();
+
+  /** Set by the engine while it runs: a room known encrypted before a restart needs no state fetch. */
+  persisted?: PersistedRoomSettings;
 
   constructor(
     private readonly core: RequestCore,
@@ -63,8 +73,16 @@ export class RoomCryptoState {
 
   /** Records a room's encryption (from a state event or the engine's store). Encryption is never turned off. */
   setEncrypted(roomId: string, content: RoomEncryptionContent): void {
-    if (this.#encryption.size >= MAX_ROOMS && !this.#encryption.has(roomId)) this.#forgetOne();
+    const known = this.#encryption.get(roomId);
+    if (this.#encryption.size >= MAX_ROOMS && known === undefined) this.#forgetOne();
     this.#encryption.set(roomId, content);
+    const same =
+      typeof known === 'object' &&
+      known.algorithm === content.algorithm &&
+      known.rotation_period_ms === content.rotation_period_ms &&
+      known.rotation_period_msgs === content.rotation_period_msgs;
+    // The engine's own record is best effort: the state events stay the authority.
+    if (!same) void this.persisted?.set(roomId, content).catch(() => undefined);
   }
 
   /**
@@ -75,10 +93,32 @@ export class RoomCryptoState {
   async encryption(roomId: string, options?: RequestOptions): Promise<RoomEncryptionContent | null> {
     const known = this.known(roomId);
     if (known !== undefined) return known;
+    // Concurrent first sends into a room share one lookup (each still honours its own signal).
+    let lookup = this.#lookups.get(roomId);
+    if (!lookup) {
+      lookup = this.#lookup(roomId, options).finally(() => this.#lookups.delete(roomId));
+      this.#lookups.set(roomId, lookup);
+    }
+    if (!options?.signal) return lookup;
+    const signal = options.signal;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(new AbortError({ method: 'GET', path: `/rooms/${roomId}/state/m.room.encryption` }));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      lookup.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  async #lookup(roomId: string, options?: RequestOptions): Promise<RoomEncryptionContent | null> {
+    const saved = await this.persisted?.get(roomId).catch(() => undefined);
+    if (saved) {
+      this.#encryption.set(roomId, saved);
+      return saved;
+    }
     try {
       const content = await this.core.request<Record<string, unknown>>(
         { method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/state/m.room.encryption/` },
-        { signal: options?.signal, timeoutMs: options?.timeoutMs },
+        { timeoutMs: options?.timeoutMs, maxRetries: options?.maxRetries },
       );
       if (typeof content.algorithm !== 'string') return this.#markPlain(roomId);
       this.setEncrypted(roomId, content as RoomEncryptionContent);

@@ -290,17 +290,18 @@ function structuredCloneForLog(value: unknown): unknown {
 }
 
 /** Answers when an IDBRequest settles. */
-function settle<T = unknown>(request: any): Promise<T> {
+export function settle<T = unknown>(request: any): Promise<T> {
   return new Promise((resolve, reject) => {
     request.onsuccess = () => resolve(request.result as T);
     request.onerror = () => reject(request.error);
   });
 }
 
-function done(tx: any): Promise<void> {
+/** Answers when an IDBTransaction completes (rejects when it aborts). */
+export function done(tx: any): Promise<void> {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
-    tx.onabort = () => reject(tx.error ?? new CryptoStoreError('A replayed transaction aborted'));
+    tx.onabort = () => reject(tx.error ?? new CryptoStoreError('A transaction aborted'));
   });
 }
 

@@ -6,7 +6,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CryptoStoreError, CryptoStoreLockedError } from '../../lib';
-import { DurableStore, STORE_FILES } from '../../lib/crypto/store';
+import { done, DurableStore, settle, STORE_FILES } from '../../lib/crypto/store';
 import { decodeFrames, encodeFrame } from '../../lib/crypto/store-file';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -33,19 +33,8 @@ function close(store: DurableStore): void {
   open.splice(open.indexOf(store), 1);
 }
 
-function req<T = unknown>(request: any): Promise<T> {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result as T);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-function txDone(tx: any): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onabort = () => reject(tx.error ?? new Error('aborted'));
-  });
-}
+const req = settle;
+const txDone = done;
 
 /** Opens `name` at `version`, running `upgrade` in the version change. */
 async function openDb(store: DurableStore, name: string, version: number, upgrade?: (db: DB, tx: any) => void): Promise<DB> {

@@ -50,10 +50,14 @@ describe('restart on the same store folder', () => {
     // 20 messages over four room keys, all shared while alice's process is gone.
     for (const body of range('while down', 20)) await bob.rooms.sendText(roomId, body);
 
-    const again = track(new MatrixSession({ baseUrl: itEnv().baseUrl, ...credentials }));
+    const asked: string[] = [];
+    const again = track(new MatrixSession({ baseUrl: itEnv().baseUrl, ...credentials, logger: (l) => void (l.startsWith('->') && asked.push(l)) }));
     const after = inbox(again, roomId);
     await again.crypto.start({ storeDir: dir });
     expect((await again.crypto.status()).identityKeys).toEqual(keys);
+    // The room's encryption is in the store too: known before any sync, without asking the server.
+    expect(await again.crypto.isRoomEncrypted(roomId)).toBe(true);
+    expect(asked.filter((l) => l.includes('/state/m.room.encryption'))).toEqual([]);
     await again.sync.start({ store: new FileSyncStore(join(dir, 'sync.json')), timeout: 1_000, filter: FILTER });
     await eventually(async () => after.messages().length >= 20, { timeoutMs: 30_000 });
     expect(after.messages().map((e) => e.content.body)).toEqual(range('while down', 20));
