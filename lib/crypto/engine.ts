@@ -119,8 +119,9 @@ export class CryptoEngine {
     this.#stopped = true;
     this.#abort.abort();
     if (this.#ctx.rooms.persisted) this.#ctx.rooms.persisted = undefined;
-    // Let the room sends and the outgoing pass that were running notice the abort and end.
-    await Promise.allSettled([...this.#roomQueues.values()]);
+    // Let the room sends and the outgoing pass that were running notice the abort and end,
+    // so nothing reaches the engine once it is closed (nor the store once it stops journaling).
+    await Promise.allSettled([...this.#roomQueues.values(), this.outgoing.settled()]);
     this.#machine.close();
     this.#store.close();
   }

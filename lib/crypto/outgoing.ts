@@ -99,6 +99,11 @@ export class OutgoingRequests {
     return pass;
   }
 
+  /** Resolves when no pass is running (or queued). */
+  async settled(): Promise<void> {
+    while (this.#current || this.#queued) await (this.#queued ?? this.#current);
+  }
+
   /** Sends one request and marks it sent; the parsed response is returned. */
   async send(request: EngineRequest): Promise<unknown> {
     const response = await this.core.request<unknown>(toHttp(request), { signal: this.signal });

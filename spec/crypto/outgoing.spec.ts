@@ -124,9 +124,11 @@ describe('OutgoingRequests', () => {
     expect(second).toBe(third);
     await Promise.resolve();
     expect(machine.passes).toBe(1);
+    const idle = loop.settled();
     open();
     await first;
     await Promise.all([second, third]);
+    await idle;
     expect(machine.passes).toBe(2);
     await loop.run();
     expect(machine.passes).toBe(3);

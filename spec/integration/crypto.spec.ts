@@ -49,6 +49,19 @@ describe('two matrix-session users in an encrypted room', () => {
     expect(read.content).toMatchObject({ body: 'hi alice' });
   });
 
+  it('sync.events() yields the decrypted event too', async () => {
+    const alice = await cryptoUser('alice');
+    const bob = await cryptoUser('bob');
+    const roomId = await encryptedPair(alice, bob);
+    const stream = bob.sync.events({ kinds: ['timeline'] });
+    const { event_id } = await alice.rooms.sendText(roomId, 'through the iterator');
+    for await (const item of stream) {
+      if (item.kind !== 'timeline' || item.event.event_id !== event_id) continue;
+      expect(item.event).toMatchObject({ type: 'm.room.message', content: { body: 'through the iterator' }, encryption: { senderDevice: alice.deviceId } });
+      break;
+    }
+  });
+
   it('refuses to send in clear into an encrypted room when encryption was never started', async () => {
     const alice = track(await newUser('plain'));
     const bob = await cryptoUser('bob');
