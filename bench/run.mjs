@@ -33,6 +33,7 @@ import { scenarios as scenarioDefs, median, summarize, GROUPS } from './lib/scen
 import { renderMarkdown, renderScaleSection, ratio, SCALE_START, SCALE_END } from './lib/report.mjs';
 import { measure as measureWhereTimeGoes } from './where-time-goes.mjs';
 import { startStub } from './lib/stub.mjs';
+import { measure as measureCrypto } from './crypto.mjs';
 
 const t0 = process.hrtime.bigint();
 const { values: argv } = parseArgs({
@@ -49,6 +50,8 @@ const { values: argv } = parseArgs({
     build: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
+    crypto: { type: 'boolean', default: false },
+    'no-crypto': { type: 'boolean', default: false },
     rooms: { type: 'string', default: '50' },
     events: { type: 'string', default: '200' },
     'large-rooms': { type: 'string', default: '500' },
@@ -90,8 +93,13 @@ const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9;
 const ALL_SCENARIOS = scenarioDefs(cfg);
 let selScenarios = ALL_SCENARIOS.map((s) => s.name);
 let selClients = CLIENTS.map((c) => c.name);
+// `crypto` in --only: the encryption section (bench/crypto.mjs), not a scenario of the rounds.
+let onlyCrypto = false;
 if (cfg.only) {
-  const items = cfg.only.split(',').map((x) => x.trim()).filter(Boolean).flatMap((x) => GROUPS[x] ?? [x]);
+  let items = cfg.only.split(',').map((x) => x.trim()).filter(Boolean).flatMap((x) => GROUPS[x] ?? [x]);
+  onlyCrypto = items.includes('crypto');
+  items = items.filter((x) => x !== 'crypto');
+  if (onlyCrypto && items.length === 0) items = ['session'];
   const bad = items.filter((x) => !selScenarios.includes(x) && !selClients.includes(x));
   if (bad.length) {
     log(`--only: unknown ${bad.join(', ')}; scenarios: ${selScenarios.join(', ')}; groups: ${Object.keys(GROUPS).join(', ')}; clients: ${selClients.join(', ')}`);
@@ -100,6 +108,7 @@ if (cfg.only) {
   const s = items.filter((x) => selScenarios.includes(x));
   const c = items.filter((x) => selClients.includes(x));
   if (s.length) selScenarios = s;
+  else if (onlyCrypto) selScenarios = [];
   if (c.length) selClients = [...new Set(['floor', ...c])];
   // Scenarios measured for some clients only (sync-scale): the others are not started at all.
   const only = ALL_SCENARIOS.filter((x) => selScenarios.includes(x.name));
@@ -107,7 +116,8 @@ if (cfg.only) {
 }
 const writeDocs = !argv['no-docs'] && (argv.docs || (!cfg.quick && !cfg.only && !argv.rounds && !argv.n && !argv['import-runs']));
 // A run of the sync-scale group alone updates only its section of docs/benchmarks.md.
-const scaleOnly = selScenarios.every((name) => GROUPS['sync-scale'].includes(name));
+const scaleOnly = selScenarios.length > 0 && selScenarios.every((name) => GROUPS['sync-scale'].includes(name));
+const runCrypto = !argv['no-crypto'] && (argv.crypto || onlyCrypto || !cfg.only);
 const runProfile = !argv['no-profile'] && (argv.profile || (!cfg.quick && !cfg.only && !argv.rounds && !argv.n && !argv['import-runs']));
 // The clients of the breakdown (the floor, the transport alone, the peer it must beat, us).
 const PROFILE_CLIENTS = ['floor', 'axios-tuned', 'bot-sdk', 'session'];
@@ -414,6 +424,20 @@ async function main() {
     }
   }
 
+  // Encryption: its own stub and worker, after the rounds.
+  let cryptoResult = null;
+  if (runCrypto && runnable.some((c) => c.name === 'session')) {
+    log(`[crypto ${elapsed().toFixed(0)}s] encryption costs (bench/crypto.mjs)`);
+    try {
+      cryptoResult = await measureCrypto({ n: cfg.quick ? 100 : 300, rounds: cfg.quick ? 1 : 3 });
+      const x = cryptoResult.summary;
+      log(`[crypto] start ${x.startFreshMs.toFixed(0)} ms fresh, ${x.startReopenMs.toFixed(0)} ms reopen; send ${(x.encryptedSendUs / x.plainSendUs).toFixed(2)}× plain; receive ${(x.decryptReceiveUs / x.plainReceiveUs).toFixed(2)}× plain`);
+    } catch (e) {
+      cryptoResult = { ok: false, reason: String(e && e.message) };
+      log(`[crypto] failed: ${cryptoResult.reason}`);
+    }
+  }
+
   // Summaries.
   for (const s of scen) {
     for (const c of clients) {
@@ -489,6 +513,7 @@ async function main() {
     notes,
     errors,
     whereTimeGoes,
+    crypto: cryptoResult,
   };
   res.targets = evaluateTargets(res);
   if (!res.targets.length) res.targetsNote = clients.find((c) => c.name === 'session')?.avail.ok === false ? 'matrix-session is not built yet' : 'matrix-session or a reference did not run';

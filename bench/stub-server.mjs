@@ -435,6 +435,8 @@ const routes = [
     });
   }],
   ['GET', new RegExp(`^/_matrix/client/${V}/rooms/([^/]+)/messages$`), 'messages', true, (req, m, query) => ({ body: gapMessages(query) })],
+  // Senders ask whether a room is encrypted before its first message: not here (404, as Synapse answers).
+  ['GET', new RegExp(`^/_matrix/client/${V}/rooms/([^/]+)/state/m\\.room\\.encryption/?$`), 'state-encryption', true, () => ({ status: 404, body: json({ errcode: 'M_NOT_FOUND', error: 'Event not found.' }) })],
   ['GET', new RegExp(`^/_matrix/client/${V}/joined_rooms$`), 'joined_rooms', true, (req, m, q, token) => ({ body: variantForToken(token).joinedRooms })],
   ['POST', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/filter$`), 'filter-create', true, async (req) => { await readBody(req); return { body: FILTER_ID }; }],
   ['GET', new RegExp(`^/_matrix/client/${V}/user/([^/]+)/filter/([^/]+)$`), 'filter-get', true, () => ({ body: FILTER })],

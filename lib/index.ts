@@ -40,10 +40,20 @@ export {
   type TypingEvent,
   type ReceiptEvent,
   type PresenceEvent,
+  type UndecryptableInfo,
 } from './sync/types';
 export * from './resources/rooms';
 export * from './builders/room-event';
 export * from './builders/state-event';
 export * from './resources/profile';
+export * from './resources/crypto';
+export {
+  CryptoError,
+  CryptoPackageMissingError,
+  CryptoStoreLockedError,
+  CryptoPassphraseError,
+  CryptoStoreError,
+  CryptoNotStartedError,
+} from './crypto/errors';
 export * from './resources/threepid';
 export type * from './types';

@@ -5,8 +5,10 @@ import { ValidationError } from './core/errors';
 import { RequestCore, type CoreOptions } from './core/request';
 import { check } from './core/validate';
 import type { SessionEvents } from './events';
+import { setSyncHooks } from './sync/hooks';
 import { SYNC_EVENT_NAMES } from './sync/types';
 import { Account } from './resources/account';
+import { Crypto } from './resources/crypto';
 import { Profile } from './resources/profile';
 import { Rooms } from './resources/rooms';
 import { Server } from './resources/server';
@@ -61,6 +63,8 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
   readonly threepid: Threepid;
   readonly server: Server;
   readonly sync: Sync;
+  /** End-to-end encryption: `start({ storeDir })` before syncing; see docs/encryption.md. */
+  readonly crypto: Crypto;
 
   constructor(options: SessionOptions) {
     super();
@@ -83,6 +87,8 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     this.threepid = this.group(Threepid);
     this.server = this.group(Server);
     this.sync = this.group(Sync);
+    this.crypto = this.group(Crypto);
+    setSyncHooks(this.sync, this.crypto.syncHooks);
   }
 
   /**
@@ -127,10 +133,11 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     this.notify('tokenChanged', { accessToken: c.accessToken, refreshToken: c.refreshToken });
   }
 
-  /** Aborts every request in flight and stops the sync loop; the session is unusable afterwards. */
+  /** Aborts every request in flight, stops the sync loop and encryption (releasing its store); the session is unusable afterwards. */
   async close(): Promise<void> {
     this.core.close();
     await this.sync.stop();
+    await this.crypto.stop();
   }
 
   // SafeEmitter's overrides take `any`; these restore eventemitter3's typed signatures, so

@@ -27,6 +27,24 @@ export interface ClientEvent<C = Record<string, unknown>> {
   };
   /** On `m.room.redaction` (rooms before v11): the event redacted. */
   redacts?: string;
+  /** Set on an event the SDK decrypted: its type and content are the cleartext's. */
+  encryption?: EventEncryptionInfo;
+}
+
+/**
+ * How a decrypted event was encrypted (`event.encryption`). The sender's device and keys
+ * come from the room key's Olm channel; `shield` is the engine's verdict on trusting them:
+ * `none` (the sender's device is verified, or cross-signed by a sender whose identity is
+ * not known to have changed), `grey` (the key's authenticity cannot be guaranteed, e.g.
+ * restored from a backup) or `red` (the device is not verified by its owner, or unknown).
+ */
+export interface EventEncryptionInfo {
+  algorithm: 'm.megolm.v1.aes-sha2';
+  senderDevice?: string;
+  senderCurve25519Key: string;
+  senderClaimedEd25519Key?: string;
+  shield: 'none' | 'grey' | 'red';
+  shieldMessage?: string;
 }
 
 /**

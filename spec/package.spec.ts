@@ -157,6 +157,23 @@ describe('the packed tarball', () => {
     const report = JSON.parse(attw) as { analysis: { problems: unknown[] } };
     expect(report.analysis.problems).toEqual([]);
   });
+
+  it('names the encryption engine as an optional peer, and no public type needs it', () => {
+    const manifest = JSON.parse(readFileSync(join(work, 'src', 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(manifest.peerDependencies).toEqual({ '@matrix-org/matrix-sdk-crypto-wasm': expect.stringMatching(/^\^18\./) });
+    expect(manifest.peerDependenciesMeta).toEqual({ '@matrix-org/matrix-sdk-crypto-wasm': { optional: true } });
+    // Only the engine's loader imports the package's types; nothing public imports the engine.
+    const dts = packed.files.map((f) => f.path).filter((p) => /\.d\.m?ts$/.test(p));
+    const imports = /(from|import\()\s*['"]@matrix-org\/matrix-sdk-crypto-wasm['"]/;
+    const mentions = dts.filter((p) => imports.test(readFileSync(join(work, 'src', p), 'utf8')));
+    expect(new Set(mentions.map((p) => p.replace(/^dist\/(cjs|esm)\//, '')))).toEqual(new Set(['crypto/wasm.d.ts']));
+    for (const p of dts) {
+      if (mentions.includes(p)) continue;
+      const source = readFileSync(join(work, 'src', p), 'utf8');
+      const importsEngine = /from ['"](\.\.\/crypto|\.)\/(engine|wasm)['"]/.test(source) && !/crypto\/engine\.d\.m?ts$/.test(p);
+      expect([p, importsEngine]).toEqual([p, false]);
+    }
+  });
 });
 
 describe('the installed package', () => {
@@ -218,6 +235,21 @@ describe('the installed package', () => {
     // Every runtime export of the CommonJS build is a named export of the ES module.
     expect(esm.exports).toEqual(cjs?.exports ?? expect.any(Array));
     expect(esm.exports).toEqual(expect.arrayContaining(['MatrixSession', 'MatrixError', 'Auth', 'runUia', 'ValidationError']));
+  }, SLOW);
+
+  it('without the optional engine installed, crypto.start fails with the typed error naming it', async () => {
+    const out = await inConsumer(
+      'no-engine.cjs',
+      `const m = require('matrix-session');
+      let engine = 'installed';
+      try { require.resolve('@matrix-org/matrix-sdk-crypto-wasm'); } catch { engine = 'absent'; }
+      const s = new m.MatrixSession({ baseUrl: 'http://127.0.0.1:9', accessToken: 't', userId: '@a:x', deviceId: 'D' });
+      s.crypto.start({ storeDir: require('node:path').join(require('node:os').tmpdir(), 'ms-no-engine-' + process.pid) }).then(
+        () => console.log(JSON.stringify({ engine, started: true })),
+        (e) => console.log(JSON.stringify({ engine, name: e.name, typed: e instanceof m.CryptoPackageMissingError, packageName: e.packageName })),
+      );`,
+    );
+    expect(out).toEqual({ engine: 'absent', name: 'CryptoPackageMissingError', typed: true, packageName: '@matrix-org/matrix-sdk-crypto-wasm' });
   }, SLOW);
 
   // The oldest TypeScript the README promises and the current one; no skipLibCheck, so our

@@ -98,6 +98,7 @@ export function renderMarkdown(res, { forDocs = false } = {}) {
   }
 
   if (res.whereTimeGoes) lines.push(...renderWhereTimeGoes(res.whereTimeGoes), '');
+  if (res.crypto) lines.push(...renderCrypto(res), '');
 
   // Sync wiring.
   if (res.syncWiring && res.syncWiring.length) {
@@ -268,5 +269,38 @@ function renderWhereTimeGoes(w) {
       '- Sync: events are handed over as parsed, without copies; `emitAndWait` no longer allocates a promise per emit when no listener returns one (it hands back one settled promise that the loop leaves out). Peak RSS of the sync is set mostly by V8\'s young generation: loading axios and class-validator at start-up grows it from 2 to 8 MB, and the survivors of a 3 MB `/sync` body then grow it further; this, not the dispatch path, is the RSS above bare axios.',
     );
   }
+  return out;
+}
+
+/** The encryption section (bench/crypto.mjs): costs as ratios to the same work in clear, same run. */
+function renderCrypto(res) {
+  const c = res.crypto;
+  const out = ['## Encryption (matrix-session)', ''];
+  if (!c.ok) return [...out, `Not measured: ${c.reason}.`];
+  const s = c.summary;
+  const f = (x, d = 1) => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
+  const r = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : 'n/a');
+  out.push(
+    `bench/crypto.mjs against its own stub (a bot alone in a plain and an encrypted room), ${c.rounds} round(s) of ${c.n} sequential calls; medians.`,
+    'Ratios compare with the same work in clear in this run (a plain send, a plain event delivered by the same sync loop).',
+    '',
+    table(['', 'figure', 'ratio'], [
+      ['crypto.start, first in the process (loads and compiles the engine), fresh store', `${f(s.startFirstMs)} ms`, `${r(s.startFirstMs * 1000, s.plainSendUs)} a plain send`],
+      ['crypto.start, fresh store (engine loaded)', `${f(s.startFreshMs)} ms`, `${r(s.startFreshMs * 1000, s.plainSendUs)} a plain send`],
+      ['crypto.start, reopening a store with state', `${f(s.startReopenMs)} ms`, `${r(s.startReopenMs * 1000, s.plainSendUs)} a plain send`],
+      ['send, µs/call: plain room', f(s.plainSendUs, 0), '1.00×'],
+      ['send, µs/call: encrypted room (track members, share key if needed, encrypt)', f(s.encryptedSendUs, 0), `${r(s.encryptedSendUs, s.plainSendUs)} plain`],
+      ['receive, µs/event (sync loop to room.message): plain', f(s.plainReceiveUs, 0), '1.00×'],
+      ['receive, µs/event: encrypted (to the engine, decrypted, delivered)', f(s.decryptReceiveUs, 0), `${r(s.decryptReceiveUs, s.plainReceiveUs)} plain`],
+    ], false),
+    '',
+  );
+  const imp = res.results?.import;
+  const ses = imp?.session?.summary?.ms?.median;
+  const ax = imp?.axios?.summary?.ms?.median;
+  out.push(
+    `Cold import with encryption not started: \`require('matrix-session')\` loads ${c.importLoadsEngine.length === 0 ? 'none of the engine\'s modules (no matrix-sdk-crypto-wasm, no fake-indexeddb, no lib/crypto engine or store)' : `engine modules: ${c.importLoadsEngine.join(', ')}`}` +
+      (ses && ax ? `; its cold import is ${(ses / ax).toFixed(2)}× require('axios') in this run.` : '.'),
+  );
   return out;
 }

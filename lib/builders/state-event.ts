@@ -36,6 +36,9 @@ const JOIN_RULES: readonly JoinRule[] = ['public', 'knock', 'invite', 'private',
 const HISTORY: readonly HistoryVisibility[] = ['invited', 'joined', 'shared', 'world_readable'];
 const GUEST: readonly GuestAccess[] = ['can_join', 'forbidden'];
 
+/** The encryption state event content new encrypted rooms get (spec: m.room.encryption). */
+export const ENCRYPTION = { type: 'm.room.encryption', content: { algorithm: 'm.megolm.v1.aes-sha2' } } as const;
+
 function build<C>(roomId: string, type: string, content: C, stateKey = ''): StateEvent<C> {
   check.roomId('roomId', roomId);
   return { roomId, type, stateKey, content };
@@ -94,6 +97,21 @@ export const StateEvent = {
     check.roomAlias('alias', alias);
     check.optional(altAliases, (v) => check.array('altAliases', v, check.roomAlias));
     return build(roomId, 'm.room.canonical_alias', { alias, alt_aliases: altAliases });
+  },
+
+  /**
+   * m.room.encryption with `m.megolm.v1.aes-sha2`: turns on end-to-end encryption in an
+   * existing room (it cannot be turned off). Rotation limits are optional.
+   */
+  encryption(roomId: string, opts: { rotationPeriodMs?: number; rotationPeriodMsgs?: number } = {}) {
+    check.object('opts', opts);
+    check.optional(opts.rotationPeriodMs, (v) => check.int('rotationPeriodMs', v, { min: 1 }));
+    check.optional(opts.rotationPeriodMsgs, (v) => check.int('rotationPeriodMsgs', v, { min: 1 }));
+    return build(roomId, ENCRYPTION.type, {
+      algorithm: ENCRYPTION.content.algorithm,
+      rotation_period_ms: opts.rotationPeriodMs,
+      rotation_period_msgs: opts.rotationPeriodMsgs,
+    });
   },
 
   /** Any state event type; the state key defaults to '' and may contain '/'. */

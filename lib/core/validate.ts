@@ -162,6 +162,15 @@ export const check = {
     return parsed.url;
   },
 
+  /** Serialisable as JSON (no cycles, no BigInt), as a request body must be. */
+  json(name: string, v: unknown): void {
+    try {
+      JSON.stringify(v);
+    } catch {
+      throw new ValidationError(name, 'must be serialisable as JSON');
+    }
+  },
+
   /** Runs `fn` only when the value is present: the shape of every optional argument. */
   optional<T>(v: T | undefined, fn: (v: T) => unknown): void {
     if (v !== undefined) fn(v);

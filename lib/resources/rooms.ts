@@ -1,5 +1,5 @@
 import { newTxnId, RoomEvent, type ReplyTarget } from '../builders/room-event';
-import { StateEvent, type PowerLevels } from '../builders/state-event';
+import { ENCRYPTION, StateEvent, type PowerLevels } from '../builders/state-event';
 import { InvalidResponseError } from '../core/errors';
 import { path } from '../core/path';
 import type { RequestOptions } from '../core/request';
@@ -42,6 +42,8 @@ export interface CreateRoomOptions {
   preset?: Preset;
   isDirect?: boolean;
   powerLevelContentOverride?: Record<string, unknown>;
+  /** Adds `m.room.encryption` (`m.megolm.v1.aes-sha2`) to the initial state: an end-to-end encrypted room. */
+  encrypted?: boolean;
 }
 
 /** Proof of a third-party invite (spec: definitions/third_party_signed.yaml), sent as is: it is signed. */
@@ -203,6 +205,7 @@ function checkCreate(o: CreateRoomOptions): void {
   check.optional(o.preset, (v) => check.oneOf('preset', v, PRESETS));
   check.optional(o.isDirect, (v) => check.bool('isDirect', v));
   check.optional(o.powerLevelContentOverride, (v) => check.object('powerLevelContentOverride', v));
+  check.optional(o.encrypted, (v) => check.bool('encrypted', v));
 }
 
 /** `/rooms/{roomId}/state/{type}/{stateKey}`; an empty key ends the path with the slash. */
@@ -216,6 +219,10 @@ export class Rooms extends Resource {
   /** POST /createRoom. Not retried once it may have reached the server: a retry could make a second room. */
   async create(opts: CreateRoomOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
     checkCreate(opts);
+    const initialState = opts.initialState?.map((e) => ({ type: e.type, state_key: e.stateKey ?? '', content: e.content })) ?? [];
+    if (opts.encrypted && !initialState.some((e) => e.type === ENCRYPTION.type && e.state_key === '')) {
+      initialState.push({ type: ENCRYPTION.type, state_key: '', content: { ...ENCRYPTION.content } });
+    }
     const body = {
       visibility: opts.visibility,
       room_alias_name: opts.roomAliasName,
@@ -230,12 +237,14 @@ export class Rooms extends Resource {
       })),
       room_version: opts.roomVersion,
       creation_content: opts.creationContent,
-      initial_state: opts.initialState?.map((e) => ({ type: e.type, state_key: e.stateKey ?? '', content: e.content })),
+      initial_state: initialState.length > 0 || opts.initialState ? initialState : undefined,
       preset: opts.preset,
       is_direct: opts.isDirect,
       power_level_content_override: opts.powerLevelContentOverride,
     };
-    return this.core.request({ method: 'POST', path: '/_matrix/client/v3/createRoom', body, required: ['room_id'] }, options);
+    const res = await this.core.request<RoomIdResponse>({ method: 'POST', path: '/_matrix/client/v3/createRoom', body, required: ['room_id'] }, options);
+    for (const e of initialState) if (typeof res.room_id === 'string') this.session.crypto.stateSent(res.room_id, e.type, e.content);
+    return res;
   }
 
   /** POST /join/{roomIdOrAlias}. Joining twice changes nothing, so it is retried like a read. */
@@ -381,18 +390,27 @@ export class Rooms extends Resource {
     );
   }
 
-  /** PUT /rooms/{roomId}/send/{eventType}/{txnId} with an event from `RoomEvent.*`; retries reuse its txnId. */
+  /**
+   * PUT /rooms/{roomId}/send/{eventType}/{txnId} with an event from `RoomEvent.*`; retries
+   * reuse its txnId. In an encrypted room the event is encrypted and sent as
+   * `m.room.encrypted` (the one place every send helper goes through); there, without
+   * `crypto.start()`, it fails with CryptoNotStartedError instead of going out in clear.
+   */
   async sendEvent(event: RoomEvent<object>, options?: RequestOptions): Promise<EventIdResponse> {
     check.object('event', event);
     check.roomId('event.roomId', event.roomId);
     check.string('event.type', event.type, { max: 255 });
     check.object('event.content', event.content);
     check.string('event.txnId', event.txnId, { max: 255 });
+    // Every segment and the body are checked before anything is asked or sent.
+    const plainPath = path`/_matrix/client/v3/rooms/${event.roomId}/send/${event.type}/${event.txnId}`;
+    check.json('body', event.content);
+    const wire = await this.session.crypto.wireEvent(event, options);
     return this.core.request(
       {
         method: 'PUT',
-        path: path`/_matrix/client/v3/rooms/${event.roomId}/send/${event.type}/${event.txnId}`,
-        body: event.content,
+        path: wire.type === event.type ? plainPath : path`/_matrix/client/v3/rooms/${event.roomId}/send/${wire.type}/${event.txnId}`,
+        body: wire.content,
         idempotency: 'safe',
         required: ['event_id'],
       },
@@ -407,7 +425,7 @@ export class Rooms extends Resource {
     check.string('event.type', event.type, { max: 255 });
     check.string('event.stateKey', event.stateKey, { max: 255, allowEmpty: true });
     check.object('event.content', event.content);
-    return this.core.request(
+    const res = await this.core.request<EventIdResponse>(
       {
         method: 'PUT',
         path: statePath(event.roomId, event.type, event.stateKey),
@@ -417,6 +435,8 @@ export class Rooms extends Resource {
       },
       options,
     );
+    if (event.stateKey === '') this.session.crypto.stateSent(event.roomId, event.type, event.content);
+    return res;
   }
 
   /**

@@ -1,6 +1,8 @@
 import type { BasicEvent, ClientEvent, JoinedRoom, LeftRoom, StrippedStateEvent, SyncResponse, Timeline } from '../types';
 import { isJoinEvent as isJoin, type RoomGap } from './gaps';
-import type { RoomTimeline } from './types';
+import { UNDECRYPTABLE, type RoomTimeline, type UndecryptableInfo } from './types';
+
+const NOT_DECRYPTED: UndecryptableInfo = { code: 'CryptoNotStarted', reason: 'encryption is not started' };
 
 /** The part of the session the dispatcher uses (a SafeEmitter). */
 export interface DispatchEmitter {
@@ -97,6 +99,9 @@ export function dispatchSync(emitter: DispatchEmitter, body: SyncResponse, ctx: 
         const type = ev.type;
         if (type === 'm.room.message') emit2('room.message', roomId, ev);
         else if (type === 'm.room.redaction') emit2('room.redaction', roomId, ev);
+        else if (type === 'm.room.encrypted' && emitter.listenerCount('room.undecryptable') > 0) {
+          pending.push(emitter.emitAndWait('room.undecryptable', roomId, ev, UNDECRYPTABLE.get(ev) ?? NOT_DECRYPTED));
+        }
         if (ev.state_key !== undefined) {
           emit2('room.state', roomId, ev);
           if (type === 'm.room.member' && ev.state_key === ctx.userId) {

@@ -21,9 +21,12 @@ import type { SyncResponse } from '../types';
  * 7. `done(body)`: the batch is handled (e.g. send the requests the batch calls for). Not
  *    awaited; a promise it returns is watched for a rejection.
  *
- * A hook that throws or rejects is reported as `sync.error` with source `crypto` and the
- * step in `event`; the batch goes on (undecrypted where the hook failed) and the loop
- * keeps running. `stop()` aborts `signal`, and the loop stops waiting for a hook at once.
+ * A `receive` or `prepare` hook that throws or rejects fails the batch: it is reported as
+ * `sync.error` with source `crypto`, nothing of the batch is delivered or saved, and the
+ * loop fetches the same batch again after its backoff (the engine must not miss room keys
+ * carried by to-device messages, which the server drops once the position moves on). A
+ * failing `done` is reported (step `done` in `event`) and the loop goes on. `stop()` aborts
+ * `signal`, and the loop stops waiting for a hook at once.
  */
 export interface SyncHooks {
   receive?(body: SyncResponse, signal: AbortSignal): Promise<void>;

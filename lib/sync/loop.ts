@@ -285,13 +285,14 @@ export class SyncEngine {
   /**
    * One well-formed batch, step by step (hooks.ts describes them): hooks.receive → gap
    * filling → hooks.prepare → delivery → saving the position → hooks.done. Throws an
-   * AbortError when stopped midway (nothing saved: the next run gets the batch again), and
-   * what the store throws; a failing hook or gap is reported and the batch goes on.
+   * AbortError when stopped midway (nothing saved: the next run gets the batch again), what
+   * the store throws, and what a receive or prepare hook throws (the batch is then fetched
+   * again); a failing gap fill or done hook is reported and the batch goes on.
    */
   async #handle(body: SyncResponse, rs: RunState, ctx: BatchContext): Promise<void> {
     const { signal, positions, opts } = ctx;
     const hooks = this.#hooks;
-    if (hooks?.receive) await this.#hook('receive', () => hooks.receive!(body, signal), signal);
+    if (hooks?.receive) await this.#hook(() => hooks.receive!(body, signal), rs, signal);
 
     ctx.gaps.userId = this.core.credentials.userId;
     ctx.gaps.reportUnfilled = this.session.listenerCount('room.gap') > 0;
@@ -304,7 +305,7 @@ export class SyncEngine {
 
     const last = lastEventsOf(body);
     if (hooks?.prepare) {
-      await this.#hook('prepare', () => hooks.prepare!(body, signal), signal);
+      await this.#hook(() => hooks.prepare!(body, signal), rs, signal);
       const malformed = guardSync(body); // what the hook added is checked like the server's
       if (malformed) this.reportMalformed(malformed);
       confirmLastEvents(body, last);
@@ -344,13 +345,19 @@ export class SyncEngine {
     return { signal, positions, opts, gaps };
   }
 
-  /** Runs an awaited hook step: a failure is reported (source crypto), a stop ends the wait at once. */
-  async #hook(step: 'receive' | 'prepare', run: () => Promise<void>, signal: AbortSignal): Promise<void> {
+  /**
+   * Runs an awaited hook step; a stop ends the wait at once. A failure fails the batch (source
+   * crypto): nothing of it is delivered or saved, and the same batch is fetched again after
+   * the backoff. Going on instead would lose for good what the engine did not take, such as
+   * room keys in to-device messages, which the server drops once the position moves on.
+   */
+  async #hook(run: () => Promise<void>, rs: RunState, signal: AbortSignal): Promise<void> {
     try {
       await untilAborted(run(), signal);
     } catch (error) {
       if (signal.aborted) throw new AbortError();
-      this.#report(error, { source: 'crypto', event: step, retryInMs: undefined, failures: 0 });
+      rs.source = 'crypto';
+      throw error;
     }
   }
 
@@ -503,6 +510,8 @@ export class SyncEngine {
 /** Errors that waiting will not cure: the loop stops on them. */
 function isFatal(error: unknown, source: SyncErrorSource): boolean {
   if (source === 'store') return true;
+  // The engine failed to take a batch: the same batch is asked for again after a backoff.
+  if (source === 'crypto') return false;
   if (error instanceof MatrixError) {
     const s = error.httpStatus;
     return s >= 400 && s < 500 && s !== 408 && s !== 429;

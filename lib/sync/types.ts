@@ -42,7 +42,11 @@ export type SyncErrorSource =
   | 'malformed'
   /** Fetching the missing events of a gap failed; the `room.gap` event has the details. */
   | 'gap'
-  /** The end-to-end encryption step of the loop failed on a batch; the batch was delivered anyway. */
+  /**
+   * The encryption engine: handing it a batch (the batch is then fetched again, not
+   * delivered: its to-device messages may carry room keys), or its outgoing requests (key
+   * uploads, to-device messages, backup), which are tried again after the next batch.
+   */
   | 'crypto';
 
 /** The second argument of `sync.error`. */
@@ -159,6 +163,13 @@ export interface SyncEvents {
   'room.message': [roomId: string, event: ClientEvent<MessageEventContent>];
   /** State events: a room's `state` block, and the state events of its timeline. */
   'room.state': [roomId: string, event: ClientEvent];
+  /**
+   * An encrypted timeline event that could not be decrypted (yet): it is also on
+   * `room.event` as `m.room.encrypted`. When its key arrives later (a to-device message, a
+   * backup restore) the decrypted event is delivered on `room.event`, `room.message`, …
+   * once, in a later batch.
+   */
+  'room.undecryptable': [roomId: string, event: ClientEvent, info: UndecryptableInfo];
   /** Timeline events of type `m.room.redaction`. */
   'room.redaction': [roomId: string, event: ClientEvent];
   /** An invite: the own `m.room.member` invite event (when the server included it) and the stripped room state. */
@@ -187,6 +198,7 @@ export const SYNC_EVENT_NAMES: ReadonlySet<string> = new Set<keyof SyncEvents>([
   'sync.error',
   'room.gap',
   'room.timeline',
+  'room.undecryptable',
   'room.event',
   'room.message',
   'room.state',
@@ -251,3 +263,21 @@ export type SyncItem =
   | SyncItemBase<'account_data', BasicEvent>
   | SyncItemBase<'presence', ToDeviceEvent>
   | SyncItemBase<'to_device', ToDeviceEvent>;
+
+/** Why an event is undecryptable (the third argument of `room.undecryptable`). */
+export interface UndecryptableInfo {
+  /**
+   * The engine's DecryptionErrorCode name: `MissingRoomKey` and `UnknownMessageIndex` may be
+   * cured by a key arriving later (the event is then delivered); others
+   * (`MismatchedIdentityKeys`, `UnknownSenderDevice`, `MismatchedSender`, `UnableToDecrypt`, …)
+   * will not. `CryptoNotStarted`: `session.crypto.start()` was not called.
+   */
+  code: string;
+  /** A readable explanation from the engine. */
+  reason: string;
+  /** The sender withheld the key (e.g. `m.unverified`), when it said so. */
+  withheldCode?: string;
+}
+
+/** Set by the encryption hooks on the encrypted events of a batch they could not decrypt; read by the dispatcher. */
+export const UNDECRYPTABLE = new WeakMap<object, UndecryptableInfo>();

@@ -132,3 +132,13 @@ export function serve(method: string, ...replies: Array<[number, unknown]>): Ser
   }
   return seen;
 }
+
+/**
+ * The room is not encrypted: stubs the one GET /rooms/{roomId}/state/m.room.encryption that
+ * `rooms.sendEvent` makes for a room it has not seen yet (404, as Synapse answers).
+ */
+export function notEncrypted(roomId: string, base = BASE): nock.Scope {
+  return nock(base)
+    .get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.encryption/`)
+    .reply(404, { errcode: 'M_NOT_FOUND', error: 'Event not found.' });
+}

@@ -59,10 +59,17 @@ it('the echo bot joins when invited and answers a message', async () => {
       }),
     );
     await alice.sync.start({ timeout: 1_000 });
+    // Each wait ends well within the test's own timeout, with what the bot printed, so a
+    // failure says why and the finally block still stops everything this test started.
     const died = exited.then((code) => Promise.reject(new Error(`the bot exited (${code}):\n${output}`)));
-    await Promise.race([joined, died]);
+    const within = <T>(p: Promise<T>, what: string) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within 20 s; the bot printed:\n${output}`)), 20_000)));
+      return Promise.race([p, died, late]).finally(() => clearTimeout(timer));
+    };
+    await within(joined, 'the bot did not join');
     await alice.rooms.sendText(roomId, 'ping 42');
-    expect(await Promise.race([answered, died])).toBe('echo: ping 42');
+    expect(await within(answered, 'the bot did not answer')).toBe('echo: ping 42');
     expect(output).toContain(`bot: ${botId} is listening`);
     expect(output).toContain(`said "ping 42"`);
   } finally {

@@ -272,7 +272,8 @@ describe('events carry their room_id', () => {
         replies.push(req.path);
         return { body: { event_id: `$r${replies.length}` } };
       }
-      return { status: 404 };
+      // The room is not encrypted: no m.room.encryption state, as Synapse answers it.
+      return { status: 404, body: { errcode: 'M_NOT_FOUND', error: 'Event not found' } };
     });
     const s = session(stub.url);
     const states: ClientEvent[] = [];

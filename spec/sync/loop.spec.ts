@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import nock from 'nock';
 import { MatrixError, MatrixSession, NotLoggedInError, ValidationError } from '../../lib';
+import { setSyncHooks } from '../../lib/sync/hooks';
 import { syncBackoff } from '../../lib/sync/loop';
 import { canonicalJson, MemorySyncStore, type StoredFilter, type SyncStore } from '../../lib/sync/store';
 import type { SyncErrorInfo, SyncItem, SyncState } from '../../lib/sync/types';
@@ -803,5 +804,74 @@ describe('sync.events(): async iteration', () => {
     const next = it.next();
     await s.sync.stop();
     expect(await next).toEqual({ value: undefined, done: true });
+  });
+});
+
+describe('sync loop: the batch hooks (encryption)', () => {
+  it('calls receive and prepare before dispatch, done after the position is saved; prepare may rewrite and add events', async () => {
+    const s = session();
+    const store = new SpyStore();
+    const order: string[] = [];
+    const got = record(s);
+    s.on('room.message', () => void order.push('dispatch'));
+    setSyncHooks(s.sync, {
+      receive: async (body) => void order.push(`receive ${body.next_batch}`),
+      prepare: async (body) => {
+        order.push('prepare');
+        const events = body.rooms!.join![ROOM].timeline!.events;
+        events[0] = { ...events[0], content: { body: 'rewritten' } };
+        body.rooms!.join!['!other:hs.test'] = { timeline: { events: [message('added')] } };
+      },
+      done: (body) => void order.push(`done ${body.next_batch} saved=${store.tokens.join(',')}`),
+    });
+    syncReply(batch('t1', ['original']));
+    const third = nextSync(); // the next long poll, left hanging until stop()
+    await s.sync.start({ store });
+    await until(() => order.some((o) => o.startsWith('done')), 'done');
+    await third;
+    await s.sync.stop();
+    expect(order).toEqual(['receive t1', 'prepare', 'dispatch', 'dispatch', 'done t1 saved=t1']);
+    expect(got.messages).toEqual(['rewritten', 'added']);
+  });
+
+  it('a failing hook is reported (source crypto) and the same batch is asked for again', async () => {
+    const s = session();
+    const got = record(s);
+    let fail = true;
+    setSyncHooks(s.sync, {
+      receive: async () => {
+        if (fail) {
+          fail = false;
+          throw new Error('engine busy');
+        }
+      },
+    });
+    syncReply(batch('t1', ['first try']));
+    const probe = nock(BASE).get(VERSIONS).reply(200, { versions: [] });
+    const second = syncReply(batch('t1', ['second try']));
+    const third = nextSync();
+    await s.sync.start({ backoffBaseMs: 1, backoffMaxMs: 2 });
+    const query = await second;
+    await third;
+    expect(query.since).toBeUndefined(); // not advanced past the batch the engine did not take
+    await until(() => got.messages.length > 0, 'the batch delivered');
+    await s.sync.stop();
+    expect(got.messages).toEqual(['second try']);
+    expect(got.errors[0][1]).toMatchObject({ source: 'crypto' });
+    expect(probe.isDone()).toBe(true);
+  });
+
+  it('m.room.encrypted timeline events go to room.undecryptable too (crypto not started: code CryptoNotStarted)', async () => {
+    const s = session();
+    const seen: Array<[string, string]> = [];
+    s.on('room.undecryptable', (roomId, ev, info) => void seen.push([ev.event_id, info.code]));
+    const encrypted = { type: 'm.room.encrypted', event_id: '$enc', sender: '@o:hs.test', origin_server_ts: 1, content: { algorithm: 'm.megolm.v1.aes-sha2' } };
+    syncReply({ next_batch: 't1', rooms: { join: { [ROOM]: { timeline: { events: [encrypted] } } } } });
+    const next = nextSync();
+    await s.sync.start();
+    await until(() => seen.length > 0, 'room.undecryptable');
+    await next;
+    await s.sync.stop();
+    expect(seen).toEqual([['$enc', 'CryptoNotStarted']]);
   });
 });
