@@ -7,6 +7,7 @@ import { check } from './core/validate';
 import type { SessionEvents } from './events';
 import { SYNC_EVENT_NAMES } from './sync/types';
 import { Account } from './resources/account';
+import { Media } from './resources/media';
 import { Profile } from './resources/profile';
 import { Rooms } from './resources/rooms';
 import { Server } from './resources/server';
@@ -45,7 +46,7 @@ function checkCredentials(c: Partial<StoredCredentials>): void {
 /**
  * A stateful Matrix client: the homeserver's base URL and, once logged in, the access
  * token, user ID and device ID. Endpoints are grouped on `account`, `rooms`, `profile`,
- * `threepid`, `server` and `sync`; auth changes are emitted as typed events.
+ * `threepid`, `server`, `sync` and `media`; auth changes are emitted as typed events.
  *
  * Subclassing: a subclass may replace a group with its own subclass of it,
  * `override readonly rooms = this.group(MyRooms)`, call `this.core.request(...)` for an
@@ -61,6 +62,8 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
   readonly threepid: Threepid;
   readonly server: Server;
   readonly sync: Sync;
+  /** The content repository: uploads, downloads, thumbnails, mxc:// helpers (docs/media.md). */
+  readonly media: Media;
 
   constructor(options: SessionOptions) {
     super();
@@ -83,6 +86,7 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     this.threepid = this.group(Threepid);
     this.server = this.group(Server);
     this.sync = this.group(Sync);
+    this.media = this.group(Media);
   }
 
   /**

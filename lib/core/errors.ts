@@ -174,7 +174,10 @@ export class BodyLengthError extends MatrixSessionError {
 /** The source of a raw request body (the caller's stream or file) failed while it was read; `cause` is its error. */
 export class BodyReadError extends MatrixSessionError {
   override name = 'BodyReadError';
-  constructor(override readonly cause: unknown) {
+  constructor(
+    /** The source's own error. */
+    override readonly cause: unknown,
+  ) {
     super(`The request body could not be read${cause instanceof Error ? `: ${cause.message}` : ''}`);
   }
 }
@@ -203,7 +206,10 @@ export class MediaTooLargeError extends MatrixSessionError {
  */
 export class AttachmentHashError extends MatrixSessionError {
   override name = 'AttachmentHashError';
-  constructor(readonly url: string) {
+  constructor(
+    /** The mxc:// URI of the attachment. */
+    readonly url: string,
+  ) {
     super(`The encrypted attachment ${url} does not match its SHA-256 hash`);
   }
 }
