@@ -33,15 +33,12 @@ export async function resolveBody(
     const head = headBytes === 0 ? Buffer.alloc(0) : typeof data === 'string' ? await readHead(data, headBytes) : asBuffer(data as Buffer).subarray(0, headBytes);
     return { data, length: measured, head };
   }
+  if (size !== undefined && headBytes === 0) return { data, length: size, head: Buffer.alloc(0) };
   const stream = typeof data === 'function' ? data() : (data as Readable);
   if (size === undefined) {
     const cap = (await uploadLimit()) ?? DEFAULT_BUFFER_LIMIT;
     const buf = await collect(stream, cap, () => new MediaTooLargeError(cap));
     return { data: buf, length: buf.length, head: buf.subarray(0, headBytes) };
-  }
-  if (headBytes === 0) {
-    if (typeof data === 'function') stream.destroy();
-    return { data, length: size, head: Buffer.alloc(0) };
   }
   const peeked = await peek(stream, headBytes);
   if (typeof data === 'function') {
