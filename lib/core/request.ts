@@ -8,6 +8,7 @@ import { Credentials } from './credentials';
 import {
   AbortError,
   ConnectionError,
+  InvalidResponseError,
   MatrixError,
   MatrixSessionError,
   NotLoggedInError,
@@ -609,6 +610,10 @@ function transportFailure(target: RequestTarget, error: unknown, limitBytes: num
   // Node's own words for a response whose connection closed before its end.
   if (midBody && (message === 'aborted' || code === 'ECONNRESET')) return new ConnectionError(target, TRUNCATED_CODE, true);
   const name = String(code ?? 'UNKNOWN');
+  // follow-redirects: a redirect loop (more than MAX_REDIRECTS) or a Location it cannot follow.
+  // The server's answer, not a network failure: asking again would bring the same redirects.
+  if (name === 'ERR_FR_TOO_MANY_REDIRECTS') return new InvalidResponseError(target, 0, `more than ${MAX_REDIRECTS} redirects`);
+  if (name.startsWith('ERR_FR_') || name === 'ERR_INVALID_URL') return new InvalidResponseError(target, 0, 'a redirect to a location that cannot be followed');
   return new ConnectionError(target, name, midBody || !NEVER_SENT_CODES.has(name));
 }
 
