@@ -390,8 +390,9 @@ export class Media extends Resource {
 
   /** The body's length, known or learnt by buffering a stream, checked against the upload limit. */
   async #body(data: BodyData, opts: UploadOptions): Promise<{ data: BodyData; length: number }> {
+    // The data is checked (a file's length read) before the limit is asked for: bad input sends nothing.
+    const body = await resolveBody(data, opts.size, () => this.uploadLimit(opts));
     const limit = await this.uploadLimit(opts);
-    const body = await resolveBody(data, opts.size, async () => limit);
     if (limit !== undefined && body.length > limit) throw new MediaTooLargeError(limit, body.length);
     return body;
   }

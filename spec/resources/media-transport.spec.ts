@@ -360,6 +360,19 @@ describe('uploads', () => {
     expect(server.seen.filter((r) => r.includes('/media/config'))).toHaveLength(2);
   });
 
+  it('a connection failure while the limit is asked for is thrown (not taken as "no limit"), and nothing is uploaded', async () => {
+    const server = await startStub((req, res) => {
+      if (req.url === '/_matrix/client/versions') return json(res, 200, { versions: ['v1.11'] });
+      if (req.url === '/_matrix/client/v1/media/config') return void res.socket!.destroy();
+      ok(res);
+    });
+    stubs.push(server);
+    const s = new MatrixSession({ baseUrl: server.url, accessToken: TOKEN, maxRetries: 0 });
+    sessions.push(s);
+    expect(await rejection(s.media.upload(Buffer.from('x')))).toBeInstanceOf(ConnectionError);
+    expect(server.seen.some((r) => r.startsWith('POST'))).toBe(false);
+  });
+
   it('the token never appears in what a failed upload reports', async () => {
     const { s, lines } = await homeserver((_q, res) => json(res, 500, { errcode: 'M_UNKNOWN', error: `Bearer ${TOKEN}` }));
     const e = await rejection(s.media.upload(Buffer.from('x')));
