@@ -69,6 +69,8 @@ const MSGTYPE: Record<MediaKind, FileMsgtype> = { image: 'm.image', file: 'm.fil
 interface Uploaded {
   ref: { url: string } | { file: EncryptedFile };
   info: { mimetype: string; size: number; w?: number; h?: number };
+  /** The file name: the one given, or the kind with the extension of the type (`image.png`). */
+  name: string;
 }
 
 function checkDims(name: string, v: { w?: number; h?: number }): void {
@@ -117,8 +119,8 @@ export async function sendMedia(
   const options: RequestOptions = { signal: opts.signal, timeoutMs: opts.timeoutMs, maxRetries: opts.maxRetries };
 
   const encrypted = await rooms.isEncrypted(roomId, options);
-  const name = opts.filename ?? defaultName(kind, data);
-  const main = await uploadPart(media, data, opts.size, encrypted, { ...opts, name }, options);
+  const main = await uploadPart(media, data, opts.size, encrypted, { ...opts, name: opts.filename ?? defaultName(kind, data) }, options);
+  const name = main.name;
   const thumb = opts.thumbnail && (await uploadPart(media, opts.thumbnail.data, opts.thumbnail.size, encrypted, { ...opts.thumbnail }, options));
 
   const info: FileInfo = { ...main.info };
@@ -150,24 +152,26 @@ async function uploadPart(
   data: BodyData,
   size: number | undefined,
   encrypted: boolean,
-  about: { name?: string; contentType?: string; w?: number; h?: number; onProgress?: ProgressListener },
+  about: { name?: string | ((mimetype: string) => string); contentType?: string; w?: number; h?: number; onProgress?: ProgressListener },
   options: RequestOptions,
 ): Promise<Uploaded> {
   const body = await resolveBody(data, size, () => media.uploadLimit(options), IMAGE_HEAD_BYTES);
   const header = imageHeader(body.head);
-  const mimetype = about.contentType ?? header?.mimetype ?? (about.name && guessType(about.name)) ?? 'application/octet-stream';
+  const given = typeof about.name === 'string' ? about.name : undefined;
+  const mimetype = about.contentType ?? header?.mimetype ?? ((given && mime().lookup(given)) || 'application/octet-stream');
+  const name = typeof about.name === 'function' ? about.name(mimetype) : about.name;
   const info = { mimetype, size: body.length, w: about.w ?? header?.w, h: about.h ?? header?.h };
   const upload = { ...options, size: body.length, onProgress: about.onProgress };
   if (!encrypted) {
-    const url = await media.upload(body.data, { ...upload, contentType: mimetype, filename: about.name });
-    return { ref: { url }, info };
+    const url = await media.upload(body.data, { ...upload, contentType: mimetype, filename: name });
+    return { ref: { url }, info, name: name ?? '' };
   }
   // Encrypted: application/octet-stream and no file name on the server, which sees only ciphertext.
   const encryptor = new AttachmentEncryptor();
   const open = opener(body.data);
   const ciphertext = open ? () => pipeline(open(), encryptor.stream(), () => undefined) : pipeline(body.data as Readable, encryptor.stream(), () => undefined);
   const url = await media.upload(ciphertext, upload);
-  return { ref: { file: encryptor.file(url) }, info };
+  return { ref: { file: encryptor.file(url) }, info, name: name ?? '' };
 }
 
 /** A function that opens the data anew (bytes, a file, a factory), or undefined for a one-shot stream. */
@@ -181,9 +185,14 @@ function opener(data: BodyData): (() => Readable) | undefined {
   return undefined;
 }
 
-function defaultName(kind: MediaKind, data: BodyData): string {
+/** A file path's base name; otherwise, once the type is known, the kind with its extension (`image.png`). */
+function defaultName(kind: MediaKind, data: BodyData): string | ((mimetype: string) => string) {
   if (typeof data === 'string') return basename(data);
-  return kind === 'voice' ? 'Voice message.ogg' : kind;
+  if (kind === 'voice') return 'Voice message.ogg';
+  return (mimetype) => {
+    const ext = mime().extension(mimetype);
+    return ext ? `${kind}.${ext}` : kind;
+  };
 }
 
 function withoutUndefined(info: FileInfo): FileInfo {
@@ -192,12 +201,11 @@ function withoutUndefined(info: FileInfo): FileInfo {
   return out;
 }
 
-type MimeTypes = { lookup(name: string): string | false };
+type MimeTypes = { lookup(name: string): string | false; extension(type: string): string | false };
 let mimeTypes: MimeTypes | undefined;
 
-/** The mimetype of a file name's extension (mime-types, loaded on first use: its database is large). */
-function guessType(name: string): string | undefined {
+/** mime-types (extension ⇄ type), loaded on first use: its database costs milliseconds at import. */
+function mime(): MimeTypes {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  mimeTypes ??= require('mime-types') as MimeTypes;
-  return mimeTypes.lookup(name) || undefined;
+  return (mimeTypes ??= require('mime-types') as MimeTypes);
 }

@@ -16,6 +16,7 @@ import {
   MatrixSession,
   ResponseTooLargeError,
   TimeoutError,
+  decryptAttachment,
   type SessionOptions,
 } from '../../lib';
 import { rejection } from '../helpers/transport-faults';
@@ -379,6 +380,57 @@ describe('uploads', () => {
     expect(JSON.stringify(e)).not.toContain(TOKEN);
     expect(String(e)).not.toContain(TOKEN);
     expect(lines.join('\n')).not.toContain(TOKEN);
+  });
+});
+
+describe('sending into an encrypted room', () => {
+  const ROOM_PATH = '/_matrix/client/v3/rooms/!r%3Ahs.test';
+
+  it('the image and its thumbnail go up as ciphertext (no type, no name), the event holds file / thumbnail_file that decrypt them', async () => {
+    const image = randomBytes(150 * KiB);
+    const thumb = randomBytes(3 * KiB);
+    let uploads = 0;
+    let event: Record<string, any> | undefined;
+    const { s, server } = await homeserver((q, res, _i, body) => {
+      if (q.url === `${ROOM_PATH}/state/m.room.encryption/`) return json(res, 200, { algorithm: 'm.megolm.v1.aes-sha2' });
+      if (q.method === 'POST') {
+        // The first upload is refused once (429): its retry must bring the same ciphertext.
+        if (++uploads === 1) return json(res, 429, { errcode: 'M_LIMIT_EXCEEDED', retry_after_ms: 1 });
+        return json(res, 200, { content_uri: `mxc://hs.test/enc${uploads}` });
+      }
+      event = JSON.parse(body.toString()) as Record<string, any>;
+      json(res, 200, { event_id: '$e' });
+    });
+    const sent = await s.rooms.sendImage('!r:hs.test', image, { contentType: 'image/webp', w: 10, h: 20, thumbnail: { data: thumb, contentType: 'image/jpeg' } });
+    expect(sent.content).toEqual(event);
+    expect(event!.url).toBeUndefined();
+    expect(event!.info).toMatchObject({ mimetype: 'image/webp', size: image.length, w: 10, h: 20, thumbnail_info: { mimetype: 'image/jpeg', size: thumb.length } });
+    expect(event!.info.thumbnail_url).toBeUndefined();
+    const posts = server.seen.map((r, i) => [r, i] as const).filter(([r]) => r.startsWith('POST'));
+    expect(posts.map(([r]) => r)).toEqual(Array(3).fill(`POST ${UPLOAD}`)); // no filename parameter
+    for (const [, i] of posts) expect(server.headers[i]['content-type']).toBe('application/octet-stream');
+    const [first, second, third] = posts.map(([, i]) => server.bodies[i]);
+    expect(first.equals(second)).toBe(true);
+    expect(second.equals(image)).toBe(false);
+    expect(decryptAttachment(second, event!.file)).toEqual(image);
+    expect(decryptAttachment(third, event!.info.thumbnail_file)).toEqual(thumb);
+    expect(event!.file.url).toBe('mxc://hs.test/enc2');
+    expect(event!.info.thumbnail_file.url).toBe('mxc://hs.test/enc3');
+  });
+
+  it('a one-shot stream is encrypted as it goes up', async () => {
+    const data = randomBytes(70 * KiB);
+    let event: Record<string, any> | undefined;
+    const { s, server } = await homeserver((q, res, _i, body) => {
+      if (q.url?.includes('m.room.encryption')) return json(res, 200, { algorithm: 'm.megolm.v1.aes-sha2' });
+      if (q.method === 'POST') return json(res, 200, { content_uri: 'mxc://hs.test/s1' });
+      event = JSON.parse(body.toString()) as Record<string, any>;
+      json(res, 200, { event_id: '$e' });
+    });
+    await s.rooms.sendFile('!r:hs.test', Readable.from([data.subarray(0, 1000), data.subarray(1000)]), { size: data.length, filename: 'x.bin' });
+    const i = server.seen.findIndex((r) => r.startsWith('POST'));
+    expect(decryptAttachment(server.bodies[i], event!.file)).toEqual(data);
+    expect(event).toMatchObject({ msgtype: 'm.file', body: 'x.bin', info: { size: data.length } });
   });
 });
 
