@@ -140,9 +140,10 @@ function* slices(buf: Buffer): Generator<Buffer> {
 }
 
 /**
- * Calls `listener(sent, total)` at least every PROGRESS_BYTES or PROGRESS_MS and at the end,
- * never going backwards: after a retry restarts the body, nothing is reported until it passes
- * what was reported before. A throwing listener does not break the upload.
+ * Calls `listener(sent, total)` at every PROGRESS_BYTES boundary (the stream cuts its pieces
+ * there), after PROGRESS_MS without a report, and at the end; never going backwards: after a
+ * retry restarts the body, nothing is reported until it passes what was reported before. A
+ * throwing listener does not break the upload.
  */
 function progressReporter(listener: ProgressListener, total: number): (sent: number) => void {
   let reported = -1;
@@ -150,7 +151,7 @@ function progressReporter(listener: ProgressListener, total: number): (sent: num
   return (sent) => {
     const now = Date.now();
     if (sent <= reported) return;
-    if (sent !== total && reported >= 0 && sent - reported < PROGRESS_BYTES && now - at < PROGRESS_MS) return;
+    if (sent !== total && reported >= 0 && sent % PROGRESS_BYTES !== 0 && now - at < PROGRESS_MS) return;
     reported = sent;
     at = now;
     try {
@@ -198,10 +199,13 @@ export class UploadStream extends Readable {
   #data(chunk: Buffer): void {
     if (this.destroyed) return;
     if (this.#sent + chunk.length > this.length) return this.#fail(new BodyLengthError(this.length, 'more'));
-    // Chunks larger than the progress step go out in steps, so progress stays fine-grained.
+    // Pieces end at the progress step's boundaries (of the whole body), so progress is
+    // reported at least every PROGRESS_BYTES, whatever the caller's chunk sizes.
     let pushed = true;
-    for (let at = 0; at < chunk.length; at += PROGRESS_BYTES) {
-      const piece = at === 0 && chunk.length <= PROGRESS_BYTES ? chunk : chunk.subarray(at, at + PROGRESS_BYTES);
+    for (let at = 0; at < chunk.length; ) {
+      const room = PROGRESS_BYTES - (this.#sent % PROGRESS_BYTES);
+      const piece = at === 0 && chunk.length <= room ? chunk : chunk.subarray(at, at + room);
+      at += piece.length;
       this.#sent += piece.length;
       this.onChunk(this.#sent);
       pushed = this.push(piece);
