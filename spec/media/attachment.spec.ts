@@ -49,7 +49,7 @@ describe('the format', () => {
   it('interoperates with WebCrypto AES-CTR with a 64-bit counter (how Element encrypts and decrypts)', async () => {
     const plain = Buffer.alloc(100_000, 9);
     const { data, info } = encryptAttachment(plain);
-    const key = await webcrypto.subtle.importKey('jwk', info.key as JsonWebKey, { name: 'AES-CTR' }, false, ['encrypt', 'decrypt']);
+    const key = await webcrypto.subtle.importKey('jwk', info.key as webcrypto.JsonWebKey, { name: 'AES-CTR' }, false, ['encrypt', 'decrypt']);
     const counter = b64(info.iv);
     const theirs = Buffer.from(await webcrypto.subtle.decrypt({ name: 'AES-CTR', counter, length: 64 }, key, data));
     expect(theirs.equals(plain)).toBe(true);
