@@ -315,6 +315,8 @@ export class ResponseStream extends Readable {
   }
 
   #arm(): void {
+    // A reader may destroy the stream from within push() (an abort in its 'data' listener).
+    if (this.destroyed || this.#closed) return;
     this.#timer ??= setTimeout(() => this.destroy(this.opts.idle()), this.opts.idleMs);
   }
 

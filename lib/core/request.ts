@@ -437,8 +437,10 @@ export class RequestCore {
       signal: controller.signal,
     };
     let upload: UploadStream | undefined;
+    let settled = false;
     // A raw body's timeout counts from its last chunk: a large upload is not cut for being slow.
-    if (typeof body === 'object') config.data = upload = body.open(() => timer.refresh());
+    // (Never once the attempt is over: refresh() would re-arm a cleared timer.)
+    if (typeof body === 'object') config.data = upload = body.open(() => settled || timer.refresh());
     else if (body !== undefined) config.data = body;
     if (spec.followRedirects) config.maxRedirects = MAX_REDIRECTS;
     const limitBytes = spec.maxResponseBytes ?? this.maxResponseBytes;
@@ -449,6 +451,7 @@ export class RequestCore {
       config.maxContentLength = -1;
     } else if (spec.maxResponseBytes !== undefined) config.maxContentLength = spec.maxResponseBytes;
     const release = () => {
+      settled = true;
       clearTimeout(timer);
       this.#inFlight.delete(abort);
       signal?.removeEventListener('abort', abort);
@@ -468,6 +471,7 @@ export class RequestCore {
         return { failure: new ResponseTooLargeError(target, limitBytes) };
       }
       clearTimeout(timer); // from here the stream's idle timer applies
+      settled = true;
       handedOver = true;
       const stream = new ResponseStream(source, {
         maxBytes: limitBytes,

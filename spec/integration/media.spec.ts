@@ -95,19 +95,25 @@ function expectProgress(events: Array<[number, number]>, total: number): void {
 /** A session that logs its request lines, to show what did (not) go out. */
 async function loggedUser(prefix: string): Promise<{ s: MatrixSession; lines: string[] }> {
   const lines: string[] = [];
-  const s = await newUser(prefix, { logger: (l) => lines.push(l) });
+  const s = track(await newUser(prefix, { logger: (l) => lines.push(l) }));
   return { s, lines };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'media-it-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** Every session the file makes, closed at the end (their keep-alive sockets would outlive the run). */
+const sessions: MatrixSession[] = [];
+const track = <S extends MatrixSession>(s: S): S => (sessions.push(s), s);
+afterAll(async () => {
+  await Promise.all(sessions.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('media (Synapse)', () => {
   let alice: MatrixSession;
   let bob: MatrixSession;
 
   beforeAll(async () => {
-    [alice, bob] = await Promise.all([newUser('alice'), newUser('bob')]);
+    [alice, bob] = (await Promise.all([newUser('alice'), newUser('bob')])).map(track);
   });
 
   describe('upload and download, byte for byte', () => {
@@ -190,7 +196,7 @@ describe('media (Synapse)', () => {
 
   it('an aborted upload leaves nothing: the user’s media list stays empty (admin API), then one that completes is listed', async () => {
     const { env, admin } = await adminSession();
-    const s = await newUser('abort');
+    const s = track(await newUser('abort'));
     const listed = async () => {
       const res = await fetch(`${env.baseUrl}/_synapse/admin/v1/users/${encodeURIComponent(s.userId!)}/media`, {
         headers: { Authorization: `Bearer ${admin}` },
@@ -375,7 +381,7 @@ describe('media (Synapse)', () => {
       class Sender extends MatrixSession {
         override readonly rooms = this.group(EncryptedRooms);
       }
-      const sender = new Sender({ baseUrl: itEnv().baseUrl, ...credentialsOf(alice) });
+      const sender = track(new Sender({ baseUrl: itEnv().baseUrl, ...credentialsOf(alice) }));
       const png = makePng(40, 30);
       const thumb = makePng(8, 6);
       const sent = await sender.rooms.sendImage(roomId, png, { thumbnail: { data: thumb } });

@@ -344,6 +344,28 @@ describe('uploads', () => {
     expect(opened).toBe(2);
   });
 
+  it('a 401 M_UNKNOWN_TOKEN on a one-shot stream: the token is refreshed for what follows, the 401 is thrown (the bytes are gone)', async () => {
+    let refreshed = 0;
+    const { s, media } = await homeserver(
+      (q, res) => {
+        if (q.url === '/_matrix/client/v3/refresh') {
+          refreshed++;
+          return json(res, 200, { access_token: 'new-access-token-0123456789', refresh_token: 'new-refresh-token-0123456789' });
+        }
+        if (q.headers.authorization === `Bearer ${TOKEN}`) return json(res, 401, { errcode: 'M_UNKNOWN_TOKEN', error: 'expired' });
+        ok(res);
+      },
+      { refreshToken: 'old-refresh-token-0123456789' },
+    );
+    const e = await rejection(s.media.upload(Readable.from([Buffer.alloc(100)]), { size: 100 }));
+    expect(e).toMatchObject({ name: 'MatrixError', httpStatus: 401, errcode: 'M_UNKNOWN_TOKEN' });
+    expect(refreshed).toBe(1);
+    expect(s.getAccessToken()).toBe('new-access-token-0123456789');
+    // A buffer is sent again with the new token.
+    await expect(s.media.upload(Buffer.alloc(100))).resolves.toBe('mxc://hs.test/up1');
+    expect(media().filter((r) => r.startsWith('POST /_matrix/media'))).toHaveLength(2);
+  });
+
   it('a stream without a size is buffered up to the server’s limit, then refused before any upload request', async () => {
     const { s, media } = await homeserver((_q, res) => ok(res), {}, 64 * KiB);
     const small = Readable.from([Buffer.alloc(1000), Buffer.alloc(1000)]);
