@@ -139,8 +139,11 @@ export interface CoreOptions extends Partial<RetrySettings> {
 
 /** What the core tells its owner (the session turns these into events). */
 export interface CoreHooks {
+  /** A 429 is being waited out before attempt `attempt` (the session's `rateLimited` event). */
   rateLimited(info: { method: string; path: string; delayMs: number; attempt: number }): void;
+  /** The access token was renewed with the refresh token (the session's `tokenChanged` event). */
   tokenRefreshed(info: { accessToken: string; refreshToken?: string; expiresInMs?: number }): void;
+  /** The server refused the token for good (the session's `sessionExpired` event). */
   sessionExpired(info: { softLogout: boolean; error: MatrixError }): void;
 }
 
