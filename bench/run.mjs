@@ -34,6 +34,7 @@ import { renderMarkdown, renderScaleSection, ratio, SCALE_START, SCALE_END } fro
 import { measure as measureWhereTimeGoes } from './where-time-goes.mjs';
 import { startStub } from './lib/stub.mjs';
 import { measure as measureCrypto } from './crypto.mjs';
+import { patchDocs, renderMediaMarkdown, runMediaBench } from './media.mjs';
 
 const t0 = process.hrtime.bigint();
 const { values: argv } = parseArgs({
@@ -352,7 +353,7 @@ async function main() {
   const rotate = (arr, k) => arr.map((_, i) => arr[(i + k) % arr.length]);
   for (let round = 1; round <= cfg.rounds; round++) {
     for (const s of scen) {
-      if (s.kind === 'footprint') continue;
+      if (s.kind === 'footprint' || s.kind === 'media') continue;
       const order = rotate(runnable, round - 1);
       if (s.kind === 'worker') {
         for (const c of order) {
@@ -406,6 +407,17 @@ async function main() {
   stub.child.kill('SIGTERM');
   await new Promise((r) => stub.child.once('close', r));
   const busy1 = readSystemBusyTicks(); const self1 = readSelfChildrenCpuTicks(); const load1 = loadavg();
+
+  // Media: its own stub and workers (bench/media.mjs), after the rounds.
+  let media = null;
+  if (scen.some((s) => s.kind === 'media') && runnable.some((c) => c.name === 'session')) {
+    try {
+      media = await runMediaBench({ rounds: cfg.rounds, reps: cfg.quick ? 1 : 3, log });
+      for (const e of media.errors) errors.push({ client: 'session', scenario: 'media', error: e });
+    } catch (e) {
+      errors.push({ client: 'session', scenario: 'media', error: String(e && e.message) });
+    }
+  }
 
   // Where the time goes: perf, outside the rounds (and outside the load figure above).
   let whereTimeGoes = null;
@@ -514,6 +526,7 @@ async function main() {
     errors,
     whereTimeGoes,
     crypto: cryptoResult,
+    media,
   };
   res.targets = evaluateTargets(res);
   if (!res.targets.length) res.targetsNote = clients.find((c) => c.name === 'session')?.avail.ok === false ? 'matrix-session is not built yet' : 'matrix-session or a reference did not run';
@@ -521,7 +534,8 @@ async function main() {
   const outDir = path.join(BENCH_DIR, 'results');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(res, null, 2) + '\n');
-  const md = renderMarkdown(res);
+  const withMedia = (text) => (media ? patchDocs(text, renderMediaMarkdown(media)) : text);
+  const md = withMedia(renderMarkdown(res));
   process.stdout.write(md + '\n');
   writeFileSync(path.join(outDir, 'latest.md'), md + '\n');
   if (writeDocs) {
@@ -531,7 +545,7 @@ async function main() {
       writeFileSync(docsPath, spliceScaleSection(readFileSync(docsPath, 'utf8'), renderScaleSection(res, { standalone: true })));
       log('[done] replaced the sync-scale section of docs/benchmarks.md');
     } else {
-      writeFileSync(docsPath, renderMarkdown(res, { forDocs: true }) + '\n');
+      writeFileSync(docsPath, withMedia(renderMarkdown(res, { forDocs: true })) + '\n');
       log('[done] wrote docs/benchmarks.md');
     }
   }

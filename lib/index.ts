@@ -10,8 +10,21 @@ export {
   TimeoutError,
   AbortError,
   NotLoggedInError,
+  BodyLengthError,
+  BodyReadError,
+  MediaTooLargeError,
+  AttachmentHashError,
 } from './core/errors';
-export { RequestCore, type RequestOptions, type RequestSpec, type HttpMethod, type CoreOptions } from './core/request';
+export {
+  RequestCore,
+  type RequestOptions,
+  type RequestSpec,
+  type HttpMethod,
+  type CoreOptions,
+  type CoreHooks,
+  type StreamedResponse,
+} from './core/request';
+export type { BodyData, RawBody, ProgressListener } from './core/body';
 export type { FieldRule, FieldType } from './core/response';
 export { path } from './core/path';
 export { Resource } from './resources/resource';
@@ -43,6 +56,20 @@ export {
   type UndecryptableInfo,
 } from './sync/types';
 export * from './resources/rooms';
+export * from './resources/media';
+export { parseMxc, type MxcParts } from './media/mxc';
+export { DEFAULT_BUFFER_LIMIT } from './media/source';
+export type { SendMediaOptions, SentMedia, MediaThumbnail, MediaKind } from './media/send';
+export {
+  AttachmentEncryptor,
+  encryptAttachment,
+  decryptAttachment,
+  decryptingStream,
+  type EncryptedFile,
+  type EncryptedFileInfo,
+  type EncryptedAttachment,
+  type AttachmentKey,
+} from './media/attachment';
 export * from './builders/room-event';
 export * from './builders/state-event';
 export * from './resources/profile';

@@ -9,6 +9,7 @@ import { setSyncHooks } from './sync/hooks';
 import { SYNC_EVENT_NAMES } from './sync/types';
 import { Account } from './resources/account';
 import { Crypto } from './resources/crypto';
+import { Media } from './resources/media';
 import { Profile } from './resources/profile';
 import { Rooms } from './resources/rooms';
 import { Server } from './resources/server';
@@ -47,7 +48,7 @@ function checkCredentials(c: Partial<StoredCredentials>): void {
 /**
  * A stateful Matrix client: the homeserver's base URL and, once logged in, the access
  * token, user ID and device ID. Endpoints are grouped on `account`, `rooms`, `profile`,
- * `threepid`, `server` and `sync`; auth changes are emitted as typed events.
+ * `threepid`, `server`, `sync` and `media`; auth changes are emitted as typed events.
  *
  * Subclassing: a subclass may replace a group with its own subclass of it,
  * `override readonly rooms = this.group(MyRooms)`, call `this.core.request(...)` for an
@@ -65,6 +66,8 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
   readonly sync: Sync;
   /** End-to-end encryption: `start({ storeDir })` before syncing; see docs/encryption.md. */
   readonly crypto: Crypto;
+  /** The content repository: uploads, downloads, thumbnails, mxc:// helpers (docs/media.md). */
+  readonly media: Media;
 
   constructor(options: SessionOptions) {
     super();
@@ -89,6 +92,7 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     this.sync = this.group(Sync);
     this.crypto = this.group(Crypto);
     setSyncHooks(this.sync, this.crypto.syncHooks);
+    this.media = this.group(Media);
   }
 
   /**

@@ -72,6 +72,8 @@ export function scenarios(cfg) {
       name: 'import', kind: 'import',
       metrics: [{ key: 'ms', label: `cold import, ms (median of ${cfg.importRuns} processes)`, unit: 'ms', better: 'lower' }],
     },
+    // Media upload/download throughput and download memory: bench/media.mjs, its own section of the report.
+    { name: 'media', kind: 'media', metrics: [] },
     {
       name: 'footprint', kind: 'footprint',
       metrics: [

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { ValidationError } from '../core/errors';
 import { check } from '../core/validate';
+import { checkEncryptedFile, type EncryptedFile } from '../media/attachment';
 import type { ClientEvent } from '../types';
 
 /**
@@ -34,32 +36,121 @@ export type FileMsgtype = 'm.file' | 'm.image' | 'm.audio' | 'm.video';
 
 /** Metadata about a file (spec: m.room.message msgtypes; all optional). */
 export interface FileInfo {
+  /** The file's type, e.g. `image/png`. */
   mimetype?: string;
+  /** Size in bytes (of the plaintext, for an encrypted file). */
   size?: number;
+  /** Width in pixels (images, videos). */
   w?: number;
+  /** Height in pixels (images, videos). */
   h?: number;
+  /** Duration in milliseconds (audio, video). */
   duration?: number;
+  /** The thumbnail's mxc:// URI, in a room that is not encrypted. */
   thumbnail_url?: string;
-  thumbnail_info?: Record<string, unknown>;
+  /** The encrypted thumbnail, in an encrypted room (instead of thumbnail_url). */
+  thumbnail_file?: EncryptedFile;
+  /** The thumbnail's mimetype, size, w and h. */
+  thumbnail_info?: ThumbnailInfo;
   [field: string]: unknown;
 }
 
+/** What `info.thumbnail_info` says of a thumbnail. */
+export interface ThumbnailInfo {
+  /** The thumbnail's type, e.g. `image/jpeg`. */
+  mimetype?: string;
+  /** Its size in bytes. */
+  size?: number;
+  /** Its width in pixels. */
+  w?: number;
+  /** Its height in pixels. */
+  h?: number;
+  [field: string]: unknown;
+}
+
+/** A file already uploaded, for `RoomEvent.file` and its kin: exactly one of `url` and `file`. */
 export interface FileMessage {
-  /** An mxc:// URI from a media upload. */
-  url: string;
+  /** An mxc:// URI from a media upload (a room that is not encrypted). */
+  url?: string;
+  /** An encrypted attachment (an encrypted room), in place of `url`. */
+  file?: EncryptedFile;
   /** The file name, or a caption when `filename` is given. */
   body: string;
+  /** The file name, when `body` is a caption. */
   filename?: string;
+  /** What is known of the file: mimetype, size, dimensions, thumbnail. */
   info?: FileInfo;
+  /** m.file (the default), m.image, m.audio or m.video. */
   msgtype?: FileMsgtype;
 }
 
+/** The content of an m.file, m.image, m.audio or m.video message. */
 export interface FileContent {
+  /** m.file, m.image, m.audio or m.video. */
   msgtype: FileMsgtype;
+  /** The file name, or the caption when `filename` is set. */
   body: string;
-  url: string;
+  /** Set in a room that is not encrypted; `file` otherwise. */
+  url?: string;
+  /** The encrypted attachment, in an encrypted room. */
+  file?: EncryptedFile;
+  /** The file name, when `body` is a caption. */
   filename?: string;
+  /** Mimetype, size, dimensions, duration, thumbnail. */
   info?: FileInfo;
+  [field: string]: unknown;
+}
+
+/** A voice message already uploaded, for `RoomEvent.voice`. */
+export interface VoiceMessage {
+  /** An mxc:// URI (a room that is not encrypted). */
+  url?: string;
+  /** An encrypted attachment (an encrypted room), in place of `url`. */
+  file?: EncryptedFile;
+  /** Length of the recording in milliseconds. */
+  duration: number;
+  /** Amplitudes from 0 to 1024 over the recording (MSC3246; Element shows up to about 100). */
+  waveform?: number[];
+  /** The recording's type, e.g. `audio/ogg`. */
+  mimetype?: string;
+  /** Its size in bytes. */
+  size?: number;
+  /** The text clients without voice messages show; "Voice message" by default. */
+  body?: string;
+  /** The file name in the extensible-event file block; "Voice message.ogg" by default. */
+  filename?: string;
+}
+
+/** What an edit needs of the event it replaces (a ClientEvent has all of it). */
+export interface EditTarget {
+  /** The room of the message. */
+  room_id: string;
+  /** The message edited (the original, not an earlier edit). */
+  event_id: string;
+  /** The original's content, to keep its msgtype. */
+  content?: Record<string, unknown>;
+}
+
+/** An `m.replace` edit of a text message (spec: Event replacements). */
+export interface EditContent {
+  /** The original's msgtype. */
+  msgtype: TextContent['msgtype'];
+  /** The fallback, `* new text`. */
+  body: string;
+  /** What clients show in place of the original. */
+  'm.new_content': {
+    /** The original's msgtype. */
+    msgtype: TextContent['msgtype'];
+    /** The new text. */
+    body: string;
+  };
+  /** The replacement relation to the original. */
+  'm.relates_to': {
+    /** `m.replace`. */
+    rel_type: 'm.replace';
+    /** The original's event ID. */
+    event_id: string;
+  };
 }
 
 export interface ReactionContent {
@@ -87,6 +178,34 @@ function build<C>(roomId: string, type: string, content: C, txnId: string | unde
   check.optional(txnId, (v) => check.string('txnId', v, { max: 255 }));
   return { roomId, type, content, txnId: txnId ?? newTxnId() };
 }
+
+/** The object without its undefined fields, so an event's content holds only what is set. */
+function defined<T extends object>(value: T): T {
+  const out = {} as Record<string, unknown>;
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as T;
+}
+
+/** Exactly one of `url` (an mxc:// URI) and `file` (an EncryptedFile). */
+function checkSource(name: string, v: { url?: unknown; file?: unknown }): void {
+  if ((v.url === undefined) === (v.file === undefined)) throw new ValidationError(name, 'must have exactly one of url and file');
+  check.optional(v.url, (u) => check.mxcUri(`${name}.url`, u));
+  check.optional(v.file, (f) => checkEncryptedFile(`${name}.file`, f));
+}
+
+function checkInfo(name: string, info: FileInfo): void {
+  check.object(name, info);
+  for (const field of ['size', 'w', 'h', 'duration'] as const) check.optional(info[field], (v) => check.int(`${name}.${field}`, v));
+  check.optional(info.mimetype, (v) => check.string(`${name}.mimetype`, v, { max: 255 }));
+  if (info.thumbnail_url !== undefined && info.thumbnail_file !== undefined) {
+    throw new ValidationError(name, 'must not have both thumbnail_url and thumbnail_file');
+  }
+  check.optional(info.thumbnail_url, (v) => check.mxcUri(`${name}.thumbnail_url`, v));
+  check.optional(info.thumbnail_file, (v) => checkEncryptedFile(`${name}.thumbnail_file`, v));
+  check.optional(info.thumbnail_info, (v) => check.object(`${name}.thumbnail_info`, v));
+}
+
+const TEXT_MSGTYPES: ReadonlySet<unknown> = new Set(['m.text', 'm.notice', 'm.emote']);
 
 function text(msgtype: TextContent['msgtype'], roomId: string, body: string, txnId?: string): RoomEvent<TextContent> {
   check.string('body', body, BODY);
@@ -116,23 +235,95 @@ export const RoomEvent = {
     return build(roomId, 'm.room.message', { msgtype: 'm.text', body, format: HTML, formatted_body: html }, txnId);
   },
 
-  /** A file already uploaded to the media repository; `msgtype` defaults to m.file. */
+  /**
+   * A file already uploaded to the media repository; `msgtype` defaults to m.file. In an
+   * encrypted room it carries `file` (an EncryptedFile) instead of `url`. (`rooms.sendFile`
+   * and its kin upload and build in one call.)
+   */
   file(roomId: string, file: FileMessage, txnId?: string): RoomEvent<FileContent> {
     check.object('file', file);
-    check.mxcUri('file.url', file.url);
+    checkSource('file', file);
     check.string('file.body', file.body, BODY);
     check.optional(file.filename, (v) => check.string('file.filename', v, { max: 255 }));
-    check.optional(file.info, (v) => check.object('file.info', v));
+    check.optional(file.info, (v) => checkInfo('file.info', v));
     const msgtype = file.msgtype ?? 'm.file';
     check.oneOf('file.msgtype', msgtype, ['m.file', 'm.image', 'm.audio', 'm.video'] as const);
-    const { url, body, filename, info } = file;
-    return build(roomId, 'm.room.message', { msgtype, body, url, filename, info }, txnId);
+    const { url, file: encrypted, body, filename, info } = file;
+    return build(roomId, 'm.room.message', defined({ msgtype, body, url, file: encrypted, filename, info }), txnId);
   },
 
   /** An image already uploaded; `info` may carry its w, h, mimetype and size. */
   image(roomId: string, image: Omit<FileMessage, 'msgtype'>, txnId?: string): RoomEvent<FileContent> {
     check.object('image', image);
     return RoomEvent.file(roomId, { ...image, msgtype: 'm.image' }, txnId);
+  },
+
+  /** A video already uploaded; `info` may carry its w, h, duration, mimetype, size and thumbnail. */
+  video(roomId: string, video: Omit<FileMessage, 'msgtype'>, txnId?: string): RoomEvent<FileContent> {
+    check.object('video', video);
+    return RoomEvent.file(roomId, { ...video, msgtype: 'm.video' }, txnId);
+  },
+
+  /** An audio file already uploaded; `info` may carry its duration, mimetype and size. */
+  audio(roomId: string, audio: Omit<FileMessage, 'msgtype'>, txnId?: string): RoomEvent<FileContent> {
+    check.object('audio', audio);
+    return RoomEvent.file(roomId, { ...audio, msgtype: 'm.audio' }, txnId);
+  },
+
+  /**
+   * A voice message already uploaded, as Element sends one: an m.audio with the MSC3245
+   * voice marker (`org.matrix.msc3245.voice`) and the MSC1767 extensible-event blocks
+   * (`org.matrix.msc1767.text`, `.file`, `.audio` with the duration and waveform).
+   */
+  voice(roomId: string, voice: VoiceMessage, txnId?: string): RoomEvent<FileContent> {
+    check.object('voice', voice);
+    checkSource('voice', voice);
+    check.int('voice.duration', voice.duration);
+    check.optional(voice.waveform, (v) => {
+      check.array('voice.waveform', v, (name, a) => check.int(name, a, { max: 1024 }));
+      if (v.length > 4096) throw new ValidationError('voice.waveform', 'must have at most 4096 entries');
+    });
+    check.optional(voice.mimetype, (v) => check.string('voice.mimetype', v, { max: 255 }));
+    check.optional(voice.size, (v) => check.int('voice.size', v));
+    const body = voice.body ?? 'Voice message';
+    check.string('voice.body', body, BODY);
+    const name = voice.filename ?? 'Voice message.ogg';
+    check.string('voice.filename', name, { max: 255 });
+    const { url, file, duration, waveform, mimetype, size } = voice;
+    const content = defined({
+      msgtype: 'm.audio' as const,
+      body,
+      url,
+      file,
+      info: defined({ duration, mimetype, size }),
+      'org.matrix.msc1767.text': body,
+      'org.matrix.msc1767.file': defined({ url, file, name, mimetype, size }),
+      'org.matrix.msc1767.audio': defined({ duration, waveform }),
+      'org.matrix.msc3245.voice': {},
+    });
+    return build(roomId, 'm.room.message', content, txnId);
+  },
+
+  /**
+   * An edit (`m.replace`) of a text message: `m.new_content` holds the new text, and the
+   * body is the fallback `* text` that clients without edits show. The msgtype of the
+   * original (m.text, m.notice or m.emote, given its `content`) is kept.
+   */
+  edit(event: EditTarget, newBody: string, txnId?: string): RoomEvent<EditContent> {
+    check.object('event', event);
+    check.roomId('event.room_id', event.room_id);
+    check.eventId('event.event_id', event.event_id);
+    check.optional(event.content, (v) => check.object('event.content', v));
+    check.string('newBody', newBody, BODY);
+    const original = event.content?.msgtype;
+    const msgtype = (TEXT_MSGTYPES.has(original) ? original : 'm.text') as TextContent['msgtype'];
+    const content: EditContent = {
+      msgtype,
+      body: `* ${newBody}`,
+      'm.new_content': { msgtype, body: newBody },
+      'm.relates_to': { rel_type: 'm.replace', event_id: event.event_id },
+    };
+    return build(event.room_id, 'm.room.message', content, txnId);
   },
 
   /**

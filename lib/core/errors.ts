@@ -153,3 +153,63 @@ export class NotLoggedInError extends MatrixSessionError {
     super(`${typeof what === 'string' ? what : `${what.method} ${what.path}`} needs a logged-in session`);
   }
 }
+
+/**
+ * A raw request body (an upload) gave more or fewer bytes than its declared length. The
+ * request was cut before the excess left (or before the server would wait for the missing
+ * bytes until the timeout); it is not retried.
+ */
+export class BodyLengthError extends MatrixSessionError {
+  override name = 'BodyLengthError';
+  constructor(
+    /** The declared length, in bytes. */
+    readonly declaredBytes: number,
+    /** Whether the data had `more` or `fewer` bytes than declared. */
+    readonly actual: 'more' | 'fewer',
+  ) {
+    super(`The request body has ${actual} bytes than its declared length (${declaredBytes})`);
+  }
+}
+
+/** The source of a raw request body (the caller's stream or file) failed while it was read; `cause` is its error. */
+export class BodyReadError extends MatrixSessionError {
+  override name = 'BodyReadError';
+  constructor(
+    /** The source's own error. */
+    override readonly cause: unknown,
+  ) {
+    super(`The request body could not be read${cause instanceof Error ? `: ${cause.message}` : ''}`);
+  }
+}
+
+/**
+ * An upload larger than the server accepts (`m.upload.size` of the media config), refused
+ * before anything was sent; or a stream of unknown length that passed the limit while it was
+ * buffered to learn its length.
+ */
+export class MediaTooLargeError extends MatrixSessionError {
+  override name = 'MediaTooLargeError';
+  constructor(
+    /** The limit, in bytes. */
+    readonly limitBytes: number,
+    /** The body's size, when known (a stream being buffered is only known to be larger). */
+    readonly sizeBytes?: number,
+  ) {
+    super(`The upload (${sizeBytes === undefined ? `more than ${limitBytes}` : sizeBytes} bytes) is larger than the server's limit of ${limitBytes} bytes`);
+  }
+}
+
+/**
+ * A downloaded encrypted attachment does not match its SHA-256 hash (from the event's
+ * `file.hashes.sha256`): the ciphertext was altered or is not the one the event names. The
+ * download fails at its end, before the stream ends; nothing is written to a destination file.
+ */
+export class AttachmentHashError extends MatrixSessionError {
+  override name = 'AttachmentHashError';
+  constructor(
+    /** The mxc:// URI of the attachment. */
+    readonly url: string,
+  ) {
+    super(`The encrypted attachment ${url} does not match its SHA-256 hash`);
+  }
+}

@@ -1,11 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { Agent as HttpAgent, type AgentOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import { prepareBody, readText, ResponseStream, type PreparedBody, type RawBody, type UploadStream } from './body';
 import { Credentials } from './credentials';
 import {
   AbortError,
   ConnectionError,
+  InvalidResponseError,
   MatrixError,
   MatrixSessionError,
   NotLoggedInError,
@@ -15,7 +18,7 @@ import {
   type RequestTarget,
 } from './errors';
 import { queryString, type QueryValue } from './path';
-import { parseSuccess, toMatrixError, type FieldRule } from './response';
+import { dispositionFilename, parseSuccess, toMatrixError, type FieldRule } from './response';
 import {
   backoffDelay,
   clampDelay,
@@ -23,7 +26,7 @@ import {
   MAX_TIMER_MS,
   NEVER_SENT_CODES,
   sleep,
-  TRANSIENT_STATUS,
+  isTransient,
   type Idempotency,
   type RetrySettings,
 } from './retry';
@@ -50,6 +53,12 @@ const AGENT_OPTIONS: AgentOptions = { keepAlive: true, keepAliveMsecs: 60_000, s
 /** Idle AbortControllers kept for reuse (enough for a busy app's requests in flight). */
 const MAX_IDLE_CONTROLLERS = 64;
 
+/** What is read of an error reply to a streamed request (a MatrixError keeps about 64 KiB of it anyway). */
+const STREAM_ERROR_BODY_BYTES = 256 * 1024;
+
+/** Redirects followed where an endpoint allows them (media downloads, discovery). */
+const MAX_REDIRECTS = 5;
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Options every public method takes as its last argument. */
@@ -73,6 +82,12 @@ export interface RequestSpec {
   query?: Record<string, QueryValue>;
   /** Sent as JSON. */
   body?: unknown;
+  /**
+   * Sent as it is instead of JSON (a media upload): bytes, a file, a stream or a stream
+   * factory, with its Content-Type and Content-Length. A one-shot stream is never sent
+   * twice: once its first byte was read, a failure is final.
+   */
+  rawBody?: RawBody;
   /** `required` (default): send the token, fail early without one. `optional`: send it if held. */
   auth?: 'required' | 'optional' | 'none';
   /** Defaults to `safe` for GET and `unsafe` otherwise; see retry.ts. */
@@ -88,11 +103,19 @@ export interface RequestSpec {
   returnsArray?: boolean;
   /** Another origin than the session's base URL (server discovery). */
   baseUrl?: string;
+  /**
+   * Follows up to 5 redirects (307/308 to a CDN for media). The Authorization header never
+   * goes to another origin than the one it was first sent to.
+   */
   followRedirects?: boolean;
+  /** Headers of the endpoint's own; the core sets Authorization, Content-Type and Content-Length. */
   headers?: Record<string, string>;
   /** The endpoint's own default timeout (sync: its long-poll time plus a margin). */
   timeoutMs?: number;
-  /** This endpoint's own size limit for the reply, in place of the session's `maxResponseBytes`. */
+  /**
+   * This endpoint's own size limit for the reply, in place of the session's `maxResponseBytes`
+   * (for `stream()`, the `maxBytes` of a download).
+   */
   maxResponseBytes?: number;
   /**
    * Secrets this request carries besides the tokens the core holds (passwords, a refresh
@@ -116,12 +139,33 @@ export interface CoreOptions extends Partial<RetrySettings> {
 
 /** What the core tells its owner (the session turns these into events). */
 export interface CoreHooks {
+  /** A 429 is being waited out before attempt `attempt` (the session's `rateLimited` event). */
   rateLimited(info: { method: string; path: string; delayMs: number; attempt: number }): void;
+  /** The access token was renewed with the refresh token (the session's `tokenChanged` event). */
   tokenRefreshed(info: { accessToken: string; refreshToken?: string; expiresInMs?: number }): void;
+  /** The server refused the token for good (the session's `sessionExpired` event). */
   sessionExpired(info: { softLogout: boolean; error: MatrixError }): void;
 }
 
-type Outcome = { response: AxiosResponse<string> } | { failure: MatrixSessionError };
+/** A reply whose body is read as a stream (`RequestCore.stream`): a download. */
+export interface StreamedResponse {
+  /** The HTTP status (2xx). */
+  readonly status: number;
+  /**
+   * The body, bounded by the request's `maxResponseBytes`. It fails with a typed error:
+   * ResponseTooLargeError past the limit, ConnectionError `ERR_RESPONSE_TRUNCATED` when cut
+   * short, TimeoutError when nothing arrives for `timeoutMs` while it is read, AbortError.
+   */
+  readonly stream: Readable;
+  /** The Content-Type header, if any. */
+  readonly contentType?: string;
+  /** The Content-Length header, when it is a valid number. */
+  readonly contentLength?: number;
+  /** The file name from Content-Disposition (RFC 6266, `filename*` preferred), reduced to a safe base name. */
+  readonly filename?: string;
+}
+
+type Outcome = { response: AxiosResponse<string>; streamed?: StreamedResponse } | { failure: MatrixSessionError };
 
 /**
  * The one pipeline every endpoint goes through: auth header, URL building, JSON, timeouts
@@ -210,12 +254,37 @@ export class RequestCore {
     for (const abort of [...this.#inFlight]) abort();
   }
 
-  async request<T>(spec: RequestSpec, options: RequestOptions = {}): Promise<T> {
+  /**
+   * Sends one request through the pipeline and returns the parsed JSON reply.
+   *
+   * @throws {MatrixError} the server's error reply; {@link ValidationError} bad input;
+   *   ConnectionError, TimeoutError, AbortError, ResponseTooLargeError, InvalidResponseError.
+   */
+  request<T>(spec: RequestSpec, options: RequestOptions = {}): Promise<T> {
+    return this.#exchange<T>(spec, options, false);
+  }
+
+  /**
+   * Like `request`, but the 2xx reply's body is handed over as a stream, never buffered (a
+   * media download). A Content-Length above `spec.maxResponseBytes` (default: the session's
+   * `maxResponseBytes`) is refused before the body is read. Error replies still become a
+   * MatrixError, and are retried like any other until a 2xx arrives; the stream itself is
+   * never retried.
+   *
+   * @throws {ResponseTooLargeError} when the Content-Length says the body is too large.
+   */
+  stream(spec: RequestSpec, options: RequestOptions = {}): Promise<StreamedResponse> {
+    return this.#exchange<StreamedResponse>(spec, options, true);
+  }
+
+  async #exchange<T>(spec: RequestSpec, options: RequestOptions, streamed: boolean): Promise<T> {
     const target: RequestTarget = { method: spec.method, path: spec.path };
     checkRequestOptions(options);
     const maxRetries = options.maxRetries ?? this.retry.maxRetries;
     const idempotency = spec.idempotency ?? (spec.method === 'GET' ? 'safe' : 'unsafe');
+    if (spec.body !== undefined && spec.rawBody !== undefined) throw new ValidationError('rawBody', 'cannot go with a JSON body');
     const body = spec.body === undefined ? undefined : toJson(spec.body);
+    const raw = spec.rawBody === undefined ? undefined : await prepareBody(spec.rawBody);
     const url = (spec.baseUrl ?? this.baseUrl) + spec.path + queryString(spec.query);
     let refreshed = false;
 
@@ -228,8 +297,10 @@ export class RequestCore {
       const logging = this.#logger !== undefined;
       const started = logging ? Date.now() : 0;
       if (logging) this.#log(`-> ${spec.method} ${spec.path}${attempt ? ` (retry ${attempt})` : ''}`);
-      const outcome = await this.#send(spec, url, body, token, options);
-      const retryable = attempt < maxRetries;
+      const outcome = await this.#send(spec, url, body ?? raw, token, options, streamed);
+      // A one-shot stream that gave its first byte cannot be sent again, whatever the failure.
+      const replayable = raw === undefined || raw.replayable;
+      const retryable = attempt < maxRetries && replayable;
 
       if ('failure' in outcome) {
         const error = outcome.failure;
@@ -241,7 +312,9 @@ export class RequestCore {
 
       const { response } = outcome;
       if (logging) this.#log(`<- ${response.status} ${spec.method} ${spec.path} ${Date.now() - started}ms retries=${attempt}`);
-      if (response.status >= 200 && response.status < 300) return parseSuccess<T>(target, response, spec);
+      if (response.status >= 200 && response.status < 300) {
+        return outcome.streamed ? (outcome.streamed as T) : parseSuccess<T>(target, response, spec);
+      }
 
       const error = toMatrixError(target, response, [
         token,
@@ -266,13 +339,16 @@ export class RequestCore {
         const current = this.credentials.accessToken;
         if (current && current !== token && !refreshed) {
           // Another request refreshed (or the app set new credentials) while this one was in flight.
+          if (!replayable) throw error;
           refreshed = true;
           attempt--;
           continue;
         }
         if (current === token && this.credentials.refreshToken && !refreshed) {
           refreshed = true;
+          // Renewed even for a body that cannot be sent again: the session's next request needs it.
           await this.refreshToken({ signal: options.signal });
+          if (!replayable) throw error;
           attempt--;
           continue;
         }
@@ -280,7 +356,7 @@ export class RequestCore {
         if (current === token) this.hooks.sessionExpired({ softLogout: error.softLogout, error });
         throw error;
       }
-      if (TRANSIENT_STATUS.has(error.httpStatus) && idempotency === 'safe' && retryable) {
+      if (isTransient(error) && idempotency === 'safe' && retryable) {
         await this.#sleep(backoffDelay(attempt, this.retry), options.signal, target);
         continue;
       }
@@ -339,9 +415,10 @@ export class RequestCore {
   async #send(
     spec: RequestSpec,
     url: string,
-    body: string | undefined,
+    body: string | PreparedBody | undefined,
     token: string | undefined,
     options: RequestOptions,
+    streamed: boolean,
   ): Promise<Outcome> {
     const timeoutMs = options.timeoutMs ?? spec.timeoutMs ?? this.timeoutMs;
     const controller = this.#idleControllers.pop() ?? new AbortController();
@@ -355,43 +432,103 @@ export class RequestCore {
     signal?.addEventListener('abort', abort);
     this.#inFlight.add(abort);
     const timer = setTimeout(onTimeout, clampDelay(timeoutMs));
+    const target = { method: spec.method, path: spec.path };
     const config: AxiosRequestConfig = {
       method: spec.method,
       url,
-      headers: this.#headers(spec, token, body !== undefined),
+      headers: this.#headers(spec, token, body),
       signal: controller.signal,
     };
-    if (body !== undefined) config.data = body;
-    if (spec.followRedirects) config.maxRedirects = 5;
-    if (spec.maxResponseBytes !== undefined) config.maxContentLength = spec.maxResponseBytes;
-    try {
-      return { response: await this.#http.request<string>(config) };
-    } catch (error) {
-      // Never rethrow the axios error: its config holds the Authorization header.
-      const target = { method: spec.method, path: spec.path };
-      if (timedOut) return { failure: new TimeoutError(target, timeoutMs) };
-      if (controller.signal.aborted) return { failure: new AbortError(target) };
-      return { failure: transportFailure(target, error, spec.maxResponseBytes ?? this.maxResponseBytes) };
-    } finally {
+    let upload: UploadStream | undefined;
+    let settled = false;
+    // A raw body's timeout counts from its last chunk: a large upload is not cut for being slow.
+    // (Never once the attempt is over: refresh() would re-arm a cleared timer.)
+    if (typeof body === 'object') config.data = upload = body.open(() => settled || timer.refresh());
+    else if (body !== undefined) config.data = body;
+    if (spec.followRedirects) config.maxRedirects = MAX_REDIRECTS;
+    const limitBytes = spec.maxResponseBytes ?? this.maxResponseBytes;
+    if (streamed) {
+      // The stream's own wrapper counts the bytes (and needs to see each chunk anyway for its
+      // idle timer); axios's limit would throw an AxiosError, which holds the request headers.
+      config.responseType = 'stream';
+      config.maxContentLength = -1;
+    } else if (spec.maxResponseBytes !== undefined) config.maxContentLength = spec.maxResponseBytes;
+    const release = () => {
+      settled = true;
       clearTimeout(timer);
       this.#inFlight.delete(abort);
       signal?.removeEventListener('abort', abort);
-      if (!controller.signal.aborted && this.#idleControllers.length < MAX_IDLE_CONTROLLERS) {
-        this.#idleControllers.push(controller);
+    };
+    let handedOver = false;
+    try {
+      const response = await this.#http.request<string>(config);
+      if (!streamed) return { response };
+      const source = response.data as unknown as Readable;
+      if (response.status < 200 || response.status >= 300) {
+        response.data = await readText(source, STREAM_ERROR_BODY_BYTES);
+        return { response };
+      }
+      const contentLength = lengthHeader(response.headers['content-length']);
+      if (contentLength !== undefined && contentLength > limitBytes) {
+        source.destroy(); // refused before a byte of the body is read
+        return { failure: new ResponseTooLargeError(target, limitBytes) };
+      }
+      clearTimeout(timer); // from here the stream's idle timer applies
+      settled = true;
+      handedOver = true;
+      const stream = new ResponseStream(source, {
+        maxBytes: limitBytes,
+        expectedBytes: contentLength,
+        idleMs: clampDelay(timeoutMs),
+        tooLarge: () => new ResponseTooLargeError(target, limitBytes),
+        truncated: () => new ConnectionError(target, TRUNCATED_CODE, true),
+        idle: () => new TimeoutError(target, timeoutMs),
+        mapError: (error) =>
+          controller.signal.aborted ? new AbortError(target) : transportFailure(target, error, limitBytes, true),
+        onClose: release,
+      });
+      const contentType = response.headers['content-type'];
+      return {
+        response,
+        streamed: {
+          status: response.status,
+          stream,
+          contentType: typeof contentType === 'string' ? contentType : undefined,
+          contentLength,
+          filename: dispositionFilename(response.headers['content-disposition']),
+        },
+      };
+    } catch (error) {
+      // Never rethrow the axios error: its config holds the Authorization header.
+      if (upload?.failure) return { failure: upload.failure as MatrixSessionError };
+      if (timedOut) return { failure: new TimeoutError(target, timeoutMs) };
+      if (controller.signal.aborted) return { failure: new AbortError(target) };
+      return { failure: transportFailure(target, error, limitBytes, false) };
+    } finally {
+      if (!handedOver) {
+        release();
+        if (!controller.signal.aborted && !streamed && this.#idleControllers.length < MAX_IDLE_CONTROLLERS) {
+          this.#idleControllers.push(controller);
+        }
       }
     }
   }
 
   /**
    * The request's own headers (axios merges them into a new object, so the shared ones
-   * below are never written to). Without headers of the endpoint's own, one object per
-   * token and body kind serves every request.
+   * below are never written to). Without headers of the endpoint's own or a raw body, one
+   * object per token and body kind serves every request.
    */
-  #headers(spec: RequestSpec, token: string | undefined, json: boolean): Record<string, string> {
-    if (spec.headers !== undefined) {
+  #headers(spec: RequestSpec, token: string | undefined, body: string | PreparedBody | undefined): Record<string, string> {
+    const json = typeof body === 'string';
+    if (spec.headers !== undefined || typeof body === 'object') {
       const headers: Record<string, string> = { ...spec.headers };
       if (token) headers.Authorization = `Bearer ${token}`;
       if (json) headers['Content-Type'] = 'application/json';
+      if (typeof body === 'object') {
+        headers['Content-Type'] = body.contentType;
+        headers['Content-Length'] = String(body.length);
+      }
       return headers;
     }
     if (token !== this.#headersFor) {
@@ -466,16 +603,31 @@ function isRepeatable(error: MatrixSessionError, idempotency: Idempotency): bool
   return error instanceof TimeoutError && idempotency === 'safe';
 }
 
-/** The typed error for what axios threw below HTTP: a reply too large, one cut short, or a connection failure. */
-function transportFailure(target: RequestTarget, error: unknown, limitBytes: number): MatrixSessionError {
+/**
+ * The typed error for what axios threw below HTTP: a reply too large, one cut short, or a
+ * connection failure. `midBody`: the error came from a streamed body, after the server answered.
+ */
+function transportFailure(target: RequestTarget, error: unknown, limitBytes: number, midBody: boolean): MatrixSessionError {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (code === 'ERR_BAD_RESPONSE' && typeof message === 'string') {
     if (message.startsWith('maxContentLength')) return new ResponseTooLargeError(target, limitBytes);
     // The server answered (it acted on the request), then the connection broke mid-body.
     if (message === AXIOS_TRUNCATED) return new ConnectionError(target, TRUNCATED_CODE, true);
   }
+  // Node's own words for a response whose connection closed before its end.
+  if (midBody && (message === 'aborted' || code === 'ECONNRESET')) return new ConnectionError(target, TRUNCATED_CODE, true);
   const name = String(code ?? 'UNKNOWN');
-  return new ConnectionError(target, name, !NEVER_SENT_CODES.has(name));
+  // follow-redirects: a redirect loop (more than MAX_REDIRECTS) or a Location it cannot follow.
+  // The server's answer, not a network failure: asking again would bring the same redirects.
+  if (name === 'ERR_FR_TOO_MANY_REDIRECTS') return new InvalidResponseError(target, 0, `more than ${MAX_REDIRECTS} redirects`);
+  if (name.startsWith('ERR_FR_') || name === 'ERR_INVALID_URL') return new InvalidResponseError(target, 0, 'a redirect to a location that cannot be followed');
+  return new ConnectionError(target, name, midBody || !NEVER_SENT_CODES.has(name));
+}
+
+/** A Content-Length header's value, when it is one. */
+function lengthHeader(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
 }
 
 function toJson(body: unknown): string {

@@ -1,4 +1,5 @@
 import type { AxiosResponse } from 'axios';
+import { parse as parseDisposition } from 'content-disposition';
 import { InvalidResponseError, MatrixError, ValidationError, type RequestTarget } from './errors';
 import { RETRY_AFTER_STATUS, rateLimitDelay } from './retry';
 import { check } from './validate';
@@ -7,9 +8,9 @@ import { check } from './validate';
  * What a field of a 2xx body must be, for the fields the SDK relies on; a trailing `?`
  * means it may be absent (or null). `token`: 1 to 4096 visible ASCII characters (it goes
  * into an Authorization header); `deviceId`: 1 to 255 characters without control
- * characters; `int`: a non-negative integer.
+ * characters; `mxcUri`: `mxc://server/mediaId`; `int`: a non-negative integer.
  */
-export type FieldType = 'string' | 'token' | 'userId' | 'deviceId' | 'int' | 'boolean' | 'object' | 'array';
+export type FieldType = 'string' | 'token' | 'userId' | 'deviceId' | 'mxcUri' | 'int' | 'boolean' | 'object' | 'array';
 
 /** A FieldType, or one that may be absent. */
 export type FieldRule = FieldType | `${FieldType}?`;
@@ -24,6 +25,7 @@ const FIELD_CHECKS: Record<FieldType, (name: string, v: unknown) => unknown> = {
     if (typeof v !== 'string' || !TOKEN.test(v)) throw new ValidationError(name, 'must be 1 to 4096 visible ASCII characters');
   },
   userId: check.userId,
+  mxcUri: check.mxcUri,
   deviceId: (name, v) => check.string(name, v, { max: 255 }),
   int: (name, v) => check.int(name, v),
   boolean: check.bool,
@@ -90,4 +92,28 @@ export function toMatrixError(
     ? rateLimitDelay(response.headers['retry-after'], body)
     : undefined;
   return new MatrixError(target, response.status, body, retryAfter, secrets);
+}
+
+/**
+ * The file name a Content-Disposition header gives (RFC 6266: `filename*` in RFC 8187
+ * encoding preferred over `filename`), made safe to show or to join to a folder: only its
+ * last path component, without control characters, at most 255 characters; undefined when
+ * the header is absent, malformed or names nothing usable.
+ */
+export function dispositionFilename(header: unknown): string | undefined {
+  if (typeof header !== 'string' || header.length > 8192) return undefined;
+  let name: string | undefined;
+  try {
+    name = parseDisposition(header).parameters.filename;
+  } catch {
+    return undefined; // a malformed header names no file
+  }
+  if (typeof name !== 'string') return undefined;
+  const base = name
+    .split(/[/\\]/)
+    .pop()!
+    .replace(/[\x00-\x1f\x7f]/g, '')
+    .trim()
+    .slice(0, 255);
+  return base === '' || base === '.' || base === '..' ? undefined : base;
 }

@@ -28,6 +28,18 @@ export type Idempotency = 'safe' | 'unsafe';
 
 export const TRANSIENT_STATUS = new Set([502, 503, 504]);
 
+/**
+ * Error codes that come with a transient status but are the server's final answer: 504
+ * M_NOT_YET_UPLOADED means the server already waited (the download's `timeout_ms`) for an
+ * asynchronous upload that has not arrived; asking again at once would only wait again.
+ */
+const FINAL_ERRCODES = new Set(['M_NOT_YET_UPLOADED']);
+
+/** A 502, 503 or 504 that a safe request may be repeated after. */
+export function isTransient(error: { httpStatus: number; errcode: string }): boolean {
+  return TRANSIENT_STATUS.has(error.httpStatus) && !FINAL_ERRCODES.has(error.errcode);
+}
+
 /** Statuses whose `Retry-After` (or `retry_after_ms`) is read and honoured: rate limited, and unavailable. */
 export const RETRY_AFTER_STATUS = new Set([429, 503]);
 

@@ -120,9 +120,9 @@ export class RoomCryptoState {
         { method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/state/m.room.encryption/` },
         { timeoutMs: options?.timeoutMs, maxRetries: options?.maxRetries },
       );
-      if (typeof content.algorithm !== 'string') return this.#markPlain(roomId);
-      this.setEncrypted(roomId, content as RoomEncryptionContent);
-      return content as RoomEncryptionContent;
+      const encryption = encryptionOf(content);
+      this.setEncrypted(roomId, encryption);
+      return encryption;
     } catch (error) {
       if (error instanceof MatrixError && error.httpStatus === 404 && error.errcode === 'M_NOT_FOUND') return this.#markPlain(roomId);
       throw error;
@@ -155,8 +155,8 @@ export class RoomCryptoState {
     if (!Array.isArray(events)) return;
     for (const ev of events) {
       if (typeof ev !== 'object' || ev === null || ev.state_key === undefined || typeof ev.content !== 'object' || ev.content === null) continue;
-      if (ev.type === 'm.room.encryption' && ev.state_key === '' && typeof ev.content.algorithm === 'string') {
-        this.setEncrypted(roomId, ev.content as RoomEncryptionContent);
+      if (ev.type === 'm.room.encryption' && ev.state_key === '') {
+        this.setEncrypted(roomId, encryptionOf(ev.content));
       } else if (ev.type === 'm.room.member' && typeof ev.state_key === 'string') {
         const members = this.#members.get(roomId);
         const membership = ev.content.membership;
@@ -229,4 +229,13 @@ export class RoomCryptoState {
     }
     this.#encryption.delete(this.#encryption.keys().next().value as string);
   }
+}
+
+/**
+ * An `m.room.encryption` state event turns encryption on for good, whatever its content: one
+ * without a string algorithm (malformed, or from a hostile server) still makes the room
+ * encrypted, with an algorithm nothing supports, so a send is refused rather than made in clear.
+ */
+function encryptionOf(content: Record<string, unknown>): RoomEncryptionContent {
+  return typeof content.algorithm === 'string' ? (content as RoomEncryptionContent) : { ...content, algorithm: 'unknown' };
 }

@@ -222,14 +222,30 @@ export class Crypto extends Resource {
     if (event.type === 'm.room.encrypted') return event; // encrypted by the caller
     const encryption = await this.#rooms.encryption(event.roomId, options);
     if (!encryption) return event;
-    await this.#starting?.catch(() => undefined);
-    const engine = this.#engine;
-    if (!engine || engine.stopped) throw new CryptoNotStartedError(event.roomId);
+    const engine = await this.#engineFor(event.roomId);
     if (encryption.algorithm !== MEGOLM) {
       throw new CryptoError(`Room ${event.roomId} uses the encryption algorithm ${encryption.algorithm}, which is not supported`);
     }
     const content = await engine.encrypt(event.roomId, event.type, event.content, encryption, options);
     return { type: 'm.room.encrypted', content };
+  }
+
+  /**
+   * For the media helpers, before they upload anything into an encrypted room: resolves when
+   * events for `roomId` can be encrypted now (waiting for a `start()` under way), else
+   * throws the CryptoNotStartedError a send would. Internal.
+   * @internal
+   */
+  async ensureRunning(roomId: string): Promise<void> {
+    await this.#engineFor(roomId);
+  }
+
+  /** The running engine, after a start under way; CryptoNotStartedError naming the room otherwise. */
+  async #engineFor(roomId: string) {
+    await this.#starting?.catch(() => undefined);
+    const engine = this.#engine;
+    if (!engine || engine.stopped) throw new CryptoNotStartedError(roomId);
+    return engine;
   }
 
   /**

@@ -1,9 +1,11 @@
-import { newTxnId, RoomEvent, type ReplyTarget } from '../builders/room-event';
+import { newTxnId, RoomEvent, type EditTarget, type ReplyTarget } from '../builders/room-event';
 import { ENCRYPTION, StateEvent, type PowerLevels } from '../builders/state-event';
+import type { BodyData } from '../core/body';
 import { InvalidResponseError } from '../core/errors';
 import { path } from '../core/path';
 import type { RequestOptions } from '../core/request';
 import { check } from '../core/validate';
+import { sendMedia, type SendMediaOptions, type SentMedia } from '../media/send';
 import type { ClientEvent } from '../types';
 import { Resource } from './resource';
 
@@ -564,6 +566,88 @@ export class Rooms extends Resource {
   /** Sends an HTML message; the plain body defaults to the HTML without tags. */
   async sendHtml(roomId: string, html: string, plainBody?: string, options?: RequestOptions): Promise<EventIdResponse> {
     return this.sendEvent(RoomEvent.html(roomId, html, plainBody), options);
+  }
+
+  /** Sends an m.emote (shown as "* alice waves"). */
+  async sendEmote(roomId: string, body: string, options?: RequestOptions): Promise<EventIdResponse> {
+    return this.sendEvent(RoomEvent.emote(roomId, body), options);
+  }
+
+  /**
+   * Edits a text message (`m.replace`): clients show `newBody` in its place, and `* newBody`
+   * where edits are not supported. Only the original sender's edits are honoured by clients.
+   *
+   * @example
+   * const { event_id } = await session.rooms.sendText(roomId, 'helo');
+   * await session.rooms.edit({ room_id: roomId, event_id }, 'hello');
+   */
+  async edit(event: EditTarget, newBody: string, options?: RequestOptions): Promise<EventIdResponse> {
+    return this.sendEvent(RoomEvent.edit(event, newBody), options);
+  }
+
+  /**
+   * Uploads an image and sends it as an m.image. Its mimetype, width and height come from
+   * `opts` or, for PNG, JPEG, GIF and WebP, from the file's header; `opts.thumbnail` is
+   * uploaded too. In an encrypted room the image (and thumbnail) are encrypted first and sent
+   * as `file` / `thumbnail_file` (see `isEncrypted`).
+   *
+   * @param data Bytes, a file path, a Readable (give `opts.size`, or it is buffered up to the
+   *   upload limit) or a function that opens one.
+   * @throws {ValidationError} bad input, before any request.
+   * @throws {MediaTooLargeError} larger than the server accepts, before the upload.
+   * @throws {MatrixError} from the upload or the send.
+   * @example
+   * await session.rooms.sendImage(roomId, './cat.png');
+   */
+  async sendImage(roomId: string, data: BodyData, opts: SendMediaOptions = {}): Promise<SentMedia> {
+    return sendMedia(this, this.session.media, this.session.crypto, 'image', roomId, data, opts);
+  }
+
+  /**
+   * Uploads a file and sends it as an m.file (mimetype from `opts`, the header or the file
+   * name's extension). Encrypted in an encrypted room, as `sendImage`.
+   *
+   * @example
+   * await session.rooms.sendFile(roomId, './report.pdf', { caption: 'The report' });
+   */
+  async sendFile(roomId: string, data: BodyData, opts: SendMediaOptions = {}): Promise<SentMedia> {
+    return sendMedia(this, this.session.media, this.session.crypto, 'file', roomId, data, opts);
+  }
+
+  /** Uploads a video and sends it as an m.video; give `w`, `h`, `duration` and a `thumbnail` when known. */
+  async sendVideo(roomId: string, data: BodyData, opts: SendMediaOptions = {}): Promise<SentMedia> {
+    return sendMedia(this, this.session.media, this.session.crypto, 'video', roomId, data, opts);
+  }
+
+  /** Uploads an audio file and sends it as an m.audio; give `duration` (ms) when known. */
+  async sendAudio(roomId: string, data: BodyData, opts: SendMediaOptions = {}): Promise<SentMedia> {
+    return sendMedia(this, this.session.media, this.session.crypto, 'audio', roomId, data, opts);
+  }
+
+  /**
+   * Uploads a recording and sends it as a voice message, as Element does: an m.audio with
+   * `org.matrix.msc3245.voice` and the MSC1767 blocks (`org.matrix.msc1767.audio` with
+   * `duration` and `waveform`). `opts.duration` (ms) is required.
+   *
+   * @example
+   * await session.rooms.sendVoice(roomId, './note.ogg', { duration: 4200, waveform: [0, 512, 1024, 256] });
+   */
+  async sendVoice(roomId: string, data: BodyData, opts: SendMediaOptions & { duration: number }): Promise<SentMedia> {
+    return sendMedia(this, this.session.media, this.session.crypto, 'voice', roomId, data, opts);
+  }
+
+  /**
+   * Whether the room is encrypted: what `sendEvent` and the media helpers go by. Known from
+   * the sync loop and from state this session set; for a room not seen yet, its
+   * `m.room.encryption` state is asked for once (404 M_NOT_FOUND: not encrypted); any other
+   * failure is thrown, never taken as "not encrypted". Works without encryption started.
+   *
+   * @throws {MatrixError} e.g. 403 when the user may not read the room's state.
+   * @example
+   * if (await session.rooms.isEncrypted(roomId)) await session.crypto.start({ storeDir: './crypto' });
+   */
+  async isEncrypted(roomId: string, options?: RequestOptions): Promise<boolean> {
+    return this.session.crypto.isRoomEncrypted(roomId, options);
   }
 
   /** Replies to `event` (in its thread, if it is in one), mentioning its sender unless that is us. */

@@ -30,13 +30,55 @@ export interface Discovery {
   reason?: string;
 }
 
+/** How long `supportsVersion` and `supportsFeature` trust the server's /versions (an upgrade shows within the hour). */
+export const VERSIONS_CACHE_MS = 60 * 60 * 1000;
+
 export class Server extends Resource {
-  /** GET /_matrix/client/versions: the spec versions the server supports. */
+  #versions?: { at: number; versions: string[]; features: Record<string, unknown> };
+
+  /** GET /_matrix/client/versions: the spec versions the server supports (asked every time). */
   versions(options?: RequestOptions): Promise<Versions> {
     return this.core.request(
       { method: 'GET', path: '/_matrix/client/versions', auth: 'optional', required: ['versions'] },
       options,
     );
+  }
+
+  /**
+   * Whether the server supports spec version `version` (`v1.11`) or a later `v1.x`, from
+   * its /versions, which is asked once per session and hour (VERSIONS_CACHE_MS).
+   *
+   * @throws {ValidationError} when `version` is not like `v1.11`.
+   * @example
+   * if (await session.server.supportsVersion('v1.11')) { ... }
+   */
+  async supportsVersion(version: string, options?: RequestOptions): Promise<boolean> {
+    const wanted = specVersion(version);
+    if (!wanted) throw new ValidationError('version', 'must be a spec version like v1.11');
+    const { versions } = await this.#known(options);
+    return versions.some((v) => {
+      const have = specVersion(v);
+      return have !== undefined && (have[0] > wanted[0] || (have[0] === wanted[0] && have[1] >= wanted[1]));
+    });
+  }
+
+  /** Whether /versions lists the unstable feature `name` as enabled (cached like `supportsVersion`). */
+  async supportsFeature(name: string, options?: RequestOptions): Promise<boolean> {
+    check.string('name', name, { max: 255 });
+    const { features } = await this.#known(options);
+    return Object.prototype.hasOwnProperty.call(features, name) && features[name] === true;
+  }
+
+  /** /versions, cached; what the server sent is taken only as far as it has the right shape. */
+  async #known(options?: RequestOptions): Promise<{ versions: string[]; features: Record<string, unknown> }> {
+    const cached = this.#versions;
+    if (cached && Date.now() - cached.at < VERSIONS_CACHE_MS) return cached;
+    const res = await this.versions(options);
+    const versions = Array.isArray(res.versions) ? res.versions.filter((v): v is string => typeof v === 'string') : [];
+    const raw = res.unstable_features;
+    const features = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    this.#versions = { at: Date.now(), versions, features };
+    return this.#versions;
   }
 
   /** GET /_matrix/client/v3/capabilities. */
@@ -133,4 +175,10 @@ function originFor(serverName: string | undefined): string {
   // The well-known lives on the hostname alone: a port in the server name is for federation.
   const host = check.serverName('serverName', serverName).replace(/:\d+$/, '');
   return `https://${host}`;
+}
+
+/** `v1.11` as [1, 11]; undefined for anything else (`r0.6.1`, garbage). */
+function specVersion(v: string): [number, number] | undefined {
+  const m = typeof v === 'string' ? /^v(\d{1,4})\.(\d{1,4})$/.exec(v) : null;
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
 }

@@ -1,5 +1,8 @@
 import { newTxnId, RoomEvent } from '../../lib/builders/room-event';
+import { encryptAttachment } from '../../lib/media/attachment';
 import { expectThrowsInvalid } from '../helpers/fixtures';
+
+const GOOD_FILE = { ...encryptAttachment(Buffer.from('x')).info, url: 'mxc://example.org/enc' };
 
 const ROOM = '!room:example.org';
 const EV = '$ev:example.org';
@@ -102,6 +105,51 @@ describe('RoomEvent', () => {
     });
   });
 
+  it('video and audio; an encrypted file carries `file` instead of `url`, and `thumbnail_file`', () => {
+    const url = 'mxc://example.org/v';
+    expect(RoomEvent.video(ROOM, { url, body: 'clip.mp4', info: { w: 2, h: 1, duration: 5 } }, 't').content).toEqual({
+      msgtype: 'm.video',
+      body: 'clip.mp4',
+      url,
+      info: { w: 2, h: 1, duration: 5 },
+    });
+    expect(RoomEvent.audio(ROOM, { url, body: 'a.mp3' }).content).toEqual({ msgtype: 'm.audio', body: 'a.mp3', url });
+    const { info } = encryptAttachment(Buffer.from('x'));
+    const file = { ...info, url };
+    const content = RoomEvent.image(ROOM, { file, body: 'secret.png', info: { thumbnail_file: file } }).content;
+    expect(content).toEqual({ msgtype: 'm.image', body: 'secret.png', file, info: { thumbnail_file: file } });
+    expect('url' in content).toBe(false);
+  });
+
+  it('voice: m.audio with the MSC3245 marker and MSC1767 blocks; defaults for body and file name', () => {
+    expect(RoomEvent.voice(ROOM, { url: 'mxc://example.org/o', duration: 900 }, 't').content).toEqual({
+      msgtype: 'm.audio',
+      body: 'Voice message',
+      url: 'mxc://example.org/o',
+      info: { duration: 900 },
+      'org.matrix.msc1767.text': 'Voice message',
+      'org.matrix.msc1767.file': { url: 'mxc://example.org/o', name: 'Voice message.ogg' },
+      'org.matrix.msc1767.audio': { duration: 900 },
+      'org.matrix.msc3245.voice': {},
+    });
+  });
+
+  it('edit: m.replace of the original, m.new_content, the "* " fallback; the msgtype kept for text kinds only', () => {
+    expect(RoomEvent.edit({ room_id: ROOM, event_id: EV, content: { msgtype: 'm.emote', body: 'a' } }, 'b', 't')).toEqual({
+      roomId: ROOM,
+      type: 'm.room.message',
+      txnId: 't',
+      content: {
+        msgtype: 'm.emote',
+        body: '* b',
+        'm.new_content': { msgtype: 'm.emote', body: 'b' },
+        'm.relates_to': { rel_type: 'm.replace', event_id: EV },
+      },
+    });
+    expect(RoomEvent.edit({ room_id: ROOM, event_id: EV, content: { msgtype: 'm.image' } }, 'c').content.msgtype).toBe('m.text');
+    expect(RoomEvent.edit({ room_id: ROOM, event_id: EV }, 'c').content['m.new_content']).toEqual({ msgtype: 'm.text', body: 'c' });
+  });
+
   it('custom', () => {
     expect(RoomEvent.custom(ROOM, 'org.example.ping', { n: 1 }, 't')).toEqual({ roomId: ROOM, type: 'org.example.ping', content: { n: 1 }, txnId: 't' });
   });
@@ -120,6 +168,28 @@ describe('RoomEvent', () => {
     ['file.msgtype', () => RoomEvent.file(ROOM, { url: 'mxc://example.org/a', body: 'a', msgtype: 'm.text' as 'm.file' })],
     ['file.info', () => RoomEvent.file(ROOM, { url: 'mxc://example.org/a', body: 'a', info: 'big' as never })],
     ['image', () => RoomEvent.image(ROOM, undefined as never)],
+    ['file', () => RoomEvent.file(ROOM, { body: 'no source' })],
+    ['file', () => RoomEvent.file(ROOM, { url: 'mxc://example.org/a', file: GOOD_FILE, body: 'both' })],
+    ['file.file.v', () => RoomEvent.file(ROOM, { file: { ...GOOD_FILE, v: 'v1' as 'v2' }, body: 'a' })],
+    ['file.info.size', () => RoomEvent.file(ROOM, { url: 'mxc://example.org/a', body: 'a', info: { size: -1 } })],
+    ['file.info.thumbnail_url', () => RoomEvent.file(ROOM, { url: 'mxc://example.org/a', body: 'a', info: { thumbnail_url: 'http://x' } })],
+    ['file.info', () => RoomEvent.file(ROOM, { url: 'mxc://example.org/a', body: 'a', info: { thumbnail_url: 'mxc://example.org/t', thumbnail_file: GOOD_FILE } })],
+    ['file.info.thumbnail_file.key', () => RoomEvent.file(ROOM, { url: 'mxc://example.org/a', body: 'a', info: { thumbnail_file: { ...GOOD_FILE, key: null as never } } })],
+    ['file.info.thumbnail_info', () => RoomEvent.file(ROOM, { url: 'mxc://example.org/a', body: 'a', info: { thumbnail_info: 1 as never } })],
+    ['video', () => RoomEvent.video(ROOM, null as never)],
+    ['audio', () => RoomEvent.audio(ROOM, 'x' as never)],
+    ['voice', () => RoomEvent.voice(ROOM, null as never)],
+    ['voice.duration', () => RoomEvent.voice(ROOM, { url: 'mxc://example.org/a' } as never)],
+    ['voice.waveform[0]', () => RoomEvent.voice(ROOM, { url: 'mxc://example.org/a', duration: 1, waveform: [1025] })],
+    ['voice.waveform', () => RoomEvent.voice(ROOM, { url: 'mxc://example.org/a', duration: 1, waveform: Array(5000).fill(0) })],
+    ['voice.body', () => RoomEvent.voice(ROOM, { url: 'mxc://example.org/a', duration: 1, body: '' })],
+    ['voice.filename', () => RoomEvent.voice(ROOM, { url: 'mxc://example.org/a', duration: 1, filename: 'x'.repeat(300) })],
+    ['voice.size', () => RoomEvent.voice(ROOM, { url: 'mxc://example.org/a', duration: 1, size: 0.5 })],
+    ['voice', () => RoomEvent.voice(ROOM, { duration: 1 })],
+    ['event', () => RoomEvent.edit(null as never, 'x')],
+    ['event.room_id', () => RoomEvent.edit({ room_id: 'r', event_id: EV }, 'x')],
+    ['event.content', () => RoomEvent.edit({ room_id: ROOM, event_id: EV, content: [] as never }, 'x')],
+    ['newBody', () => RoomEvent.edit({ room_id: ROOM, event_id: EV }, '')],
     ['event.room_id', () => RoomEvent.reply({ room_id: 'x', event_id: EV, sender: BOB }, 'a')],
     ['event.event_id', () => RoomEvent.reply({ room_id: ROOM, event_id: 'x', sender: BOB }, 'a')],
     ['event.sender', () => RoomEvent.reply({ room_id: ROOM, event_id: EV, sender: 'bob' }, 'a')],

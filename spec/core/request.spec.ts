@@ -191,7 +191,14 @@ describe('connections', () => {
       const { createServer } = require('node:http');
       const { MatrixSession } = require('./lib');
       let connections = 0;
-      const srv = createServer((q, r) => { q.resume(); q.on('end', () => r.end('{"versions":[],"user_id":"@a:b","event_id":"$e"}')); });
+      const srv = createServer((q, r) => {
+        q.resume();
+        q.on('end', () => {
+          // The room is not encrypted (the send asks once): a 404, which keeps the connection too.
+          if (q.url.includes('/state/m.room.encryption')) return r.writeHead(404).end('{"errcode":"M_NOT_FOUND"}');
+          r.end('{"versions":[],"user_id":"@a:b","event_id":"$e"}');
+        });
+      });
       srv.on('connection', () => connections++);
       srv.listen(0, '127.0.0.1', async () => {
         const s = new MatrixSession({ baseUrl: 'http://127.0.0.1:' + srv.address().port, accessToken: 't' });

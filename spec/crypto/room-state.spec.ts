@@ -16,8 +16,8 @@ function state(syncing = false): RoomCryptoState {
 }
 
 const member = (user: string, membership: unknown) => ({ type: 'm.room.member', state_key: user, content: { membership }, sender: user, event_id: `$${user}`, origin_server_ts: 1 });
-const batch = (events: unknown[], section: 'join' | 'leave' = 'join'): SyncResponse =>
-  ({ next_batch: 'n', rooms: { [section]: { [ROOM]: { timeline: { events } } } } }) as unknown as SyncResponse;
+const batch = (events: unknown[], section: 'join' | 'leave' = 'join', roomId = ROOM): SyncResponse =>
+  ({ next_batch: 'n', rooms: { [section]: { [roomId]: { timeline: { events } } } } }) as unknown as SyncResponse;
 
 describe('RoomCryptoState', () => {
   it('loads the members once, then follows sync; invited ones count unless history is "joined"', async () => {
@@ -54,15 +54,22 @@ describe('RoomCryptoState', () => {
     await expect(t.targets(ROOM)).rejects.toMatchObject({ httpStatus: 500 });
   });
 
-  it('encryption from sync (joined and left rooms); a content without an algorithm is not encryption', async () => {
+  it('encryption from sync (joined and left rooms); a content without an algorithm is still encryption, with none we support', async () => {
     const s = state(true);
     s.observe(batch([{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' }, event_id: '$e', sender: '@a:x', origin_server_ts: 1 }], 'leave'));
     expect(s.known(ROOM)).toEqual({ algorithm: 'm.megolm.v1.aes-sha2' });
     const other = '!o:example.org';
     nock(BASE).get(`/_matrix/client/v3/rooms/${encodeURIComponent(other)}/state/m.room.encryption/`).reply(200, { foo: 1 });
-    expect(await s.encryption(other)).toBeNull();
-    // While the loop runs, "not encrypted" stays true: the change would come as a state event.
-    expect(s.known(other)).toBeNull();
+    // The state event exists: the room is encrypted for good, so nothing is ever sent in clear.
+    expect(await s.encryption(other)).toEqual({ foo: 1, algorithm: 'unknown' });
+    const third = '!t:example.org';
+    s.observe(batch([{ type: 'm.room.encryption', state_key: '', content: { algorithm: 5 }, event_id: '$e', sender: '@a:x', origin_server_ts: 1 }], 'join', third));
+    expect(s.known(third)).toEqual({ algorithm: 'unknown' });
+    // While the loop runs, "not encrypted" stays true for a room without the state event.
+    const plain = '!p:example.org';
+    nock(BASE).get(`/_matrix/client/v3/rooms/${encodeURIComponent(plain)}/state/m.room.encryption/`).reply(404, { errcode: 'M_NOT_FOUND' });
+    expect(await s.encryption(plain)).toBeNull();
+    expect(s.known(plain)).toBeNull();
   });
 
   it('concurrent lookups share one request; an aborted caller stops waiting, the others get the answer', async () => {

@@ -63,6 +63,9 @@ function deepMerge(base: Obj, over: Obj): Obj {
   return out;
 }
 
+/** Synapse's `max_upload_size` for the run (M = MiB): what `media.config()` reports as m.upload.size. */
+export const MAX_UPLOAD_SIZE = '41M';
+
 // Every limiter high. Never 0: per_second 0 divides by zero inside Synapse's ratelimiter.
 const HIGH = { per_second: 10000, burst_count: 10000 };
 const RATE_LIMITS: Obj = {
@@ -99,6 +102,9 @@ function buildConfig(dataDir: string, port: number, secret: string, mailPort?: n
       resources: [{ names: ['client'], compress: false }] }],
     database: { name: 'sqlite3', args: { database: join(dataDir, 'homeserver.db') } },
     media_store_path: join(dataDir, 'media_store'),
+    // Just above the largest body the media specs upload (40 MiB): an over-limit upload is
+    // refused by the SDK before it is sent, and the 40 MiB ones still fit.
+    max_upload_size: MAX_UPLOAD_SIZE,
     signing_key_path: join(dataDir, 'localhost.signing.key'), // generated on first start
     trusted_key_servers: [],
     registration_shared_secret: secret,

@@ -1,17 +1,23 @@
 // A node:http server on 127.0.0.1 (ephemeral port) for what only a broken server shows at
 // the transport level: bodies larger than a limit, bodies cut short, replies that never come.
 // nock is unhooked for the file that uses it, so requests reach real sockets.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import nock from 'nock';
 
 export interface Stub {
   url: string;
   /** Requests seen, in order (method and path). */
   seen: string[];
+  /** Their bodies, as received (for a request cut off by the client: what arrived). */
+  bodies: Buffer[];
+  /** Their headers. */
+  headers: IncomingHttpHeaders[];
+  /** Whether each request's body arrived whole (false: the client cut it off). */
+  complete: boolean[];
   close(): Promise<void>;
 }
 
-export type StubHandler = (req: IncomingMessage, res: ServerResponse, index: number) => void;
+export type StubHandler = (req: IncomingMessage, res: ServerResponse, index: number, body: Buffer) => void;
 
 /** Call once at the top of a spec file that talks to stub servers. */
 export function useRealSockets(): void {
@@ -20,16 +26,31 @@ export function useRealSockets(): void {
 
 export async function startStub(handler: StubHandler): Promise<Stub> {
   const seen: string[] = [];
+  const bodies: Buffer[] = [];
+  const headers: IncomingHttpHeaders[] = [];
+  const complete: boolean[] = [];
   const server: Server = createServer((req, res) => {
     const index = seen.push(`${req.method} ${req.url}`) - 1;
-    req.resume();
-    req.on('end', () => handler(req, res, index));
+    headers.push(req.headers);
+    const chunks: Buffer[] = [];
+    bodies[index] = Buffer.alloc(0);
+    complete[index] = false;
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('close', () => (bodies[index] = Buffer.concat(chunks)));
+    req.on('end', () => {
+      complete[index] = true;
+      bodies[index] = Buffer.concat(chunks);
+      handler(req, res, index, bodies[index]);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    bodies,
+    headers,
+    complete,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
