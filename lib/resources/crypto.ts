@@ -18,6 +18,7 @@ export type { BackupRestoreResult, RoomEncryptionContent } from '../crypto/room-
 
 const MEGOLM = 'm.megolm.v1.aes-sha2';
 
+/** What `crypto.start` takes. */
 export interface CryptoStartOptions {
   /**
    * The folder that holds this device's crypto state (created if missing, mode 0700): keep
@@ -28,6 +29,7 @@ export interface CryptoStartOptions {
   passphrase?: string;
 }
 
+/** What `crypto.bootstrapCrossSigning` takes. */
 export interface BootstrapCrossSigningOptions {
   /** User-interactive auth for the key upload, answered like `account.changePassword`'s. The first upload usually needs none. */
   auth?: UiaAuth;
@@ -37,10 +39,17 @@ export interface BootstrapCrossSigningOptions {
 
 /** `session.crypto.status()`. */
 export interface CryptoStatus {
+  /** Whether encryption is running; the other fields are present only when it is. */
   started: boolean;
+  /** The device encryption runs for. */
   deviceId?: string;
   /** This device's identity keys (unpadded base64). */
-  identityKeys?: { curve25519: string; ed25519: string };
+  identityKeys?: {
+    /** The Curve25519 key (Olm sessions). */
+    curve25519: string;
+    /** The Ed25519 key (signatures; what a device fingerprint shows). */
+    ed25519: string;
+  };
   /** The key backup being written to, if any. */
   backupVersion?: string;
 }
@@ -49,7 +58,9 @@ export interface CryptoStatus {
 export class UndecryptableEventError extends CryptoError {
   override name = 'UndecryptableEventError';
   constructor(
+    /** The event's ID, when it had one. */
     readonly eventId: string | undefined,
+    /** Why it could not be decrypted: the engine's code and reason. */
     readonly info: UndecryptableInfo,
   ) {
     super(`Event ${eventId ?? '(no ID)'} cannot be decrypted: ${info.code} (${info.reason})`);
@@ -81,7 +92,9 @@ export class Crypto extends Resource {
    * starting) with the same folder does nothing more.
    *
    * @param opts `storeDir` (required) and `passphrase`.
+   * @throws ValidationError when `storeDir` or `passphrase` is not a string.
    * @throws NotLoggedInError without an access token, user ID or device ID.
+   * @throws CryptoError when encryption is already started with another `storeDir`.
    * @throws CryptoPackageMissingError when `@matrix-org/matrix-sdk-crypto-wasm` is not installed.
    * @throws CryptoStoreLockedError when another session or process has the store open.
    * @throws CryptoPassphraseError when the passphrase is not the store's.
@@ -147,6 +160,9 @@ export class Crypto extends Resource {
    * and signs this device with them, so other users' clients show it as verified by its
    * owner. Resolves with false when the keys were already held (and `reset` not asked for).
    *
+   * @param opts `auth` to answer the server's user-interactive auth for the key upload;
+   *   `reset: true` to make new keys even if they are held.
+   * @throws ValidationError on bad options.
    * @throws CryptoError before `start()`.
    * @throws MatrixError when the server refuses the upload (e.g. UIA that `auth` cannot answer).
    * @example
@@ -170,6 +186,7 @@ export class Crypto extends Resource {
    * read the backup: store it safely (it is not kept in clear anywhere else).
    *
    * @throws CryptoError before `start()`.
+   * @throws MatrixError when the server refuses to create the backup.
    * @example
    * const recoveryKey = await session.crypto.createBackup();
    */
@@ -182,7 +199,11 @@ export class Crypto extends Resource {
    * carries on backing up to it: a redeployed bot (a new device) reads its history. Events
    * that were undecryptable for want of these keys are delivered by the next sync batch.
    *
-   * @throws CryptoError when the key is malformed or not the current backup's.
+   * @param recoveryKey The key `createBackup` returned (whitespace in it is ignored).
+   * @throws ValidationError when `recoveryKey` is not a string.
+   * @throws CryptoError before `start()`, when the key is malformed or not the current
+   *   backup's, or when the server's backup uses an algorithm this SDK cannot read.
+   * @throws MatrixError e.g. 404 M_NOT_FOUND when the server holds no backup.
    * @example
    * const { imported } = await session.crypto.restoreBackup(process.env.RECOVERY_KEY!);
    */
