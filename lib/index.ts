@@ -1,6 +1,7 @@
 export { MatrixSession, type SessionOptions, type StoredCredentials, type GroupConstructor } from './session';
 export type { SessionEvents, AuthInfo } from './events';
 export type { Credentials } from './core/credentials';
+export type { SafeEmitter } from './core/emitter';
 export {
   MatrixSessionError,
   MatrixError,

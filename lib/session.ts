@@ -56,7 +56,8 @@ function checkCredentials(c: Partial<StoredCredentials>): void {
 /**
  * A stateful Matrix client: the homeserver's base URL and, once logged in, the access
  * token, user ID and device ID. Endpoints are grouped on `account`, `rooms`, `profile`,
- * `threepid`, `server`, `sync` and `media`; auth changes are emitted as typed events.
+ * `threepid`, `server`, `sync`, `media` and `crypto`; auth changes and the sync loop's
+ * events are emitted as typed events (SessionEvents).
  *
  * Subclassing: a subclass may replace a group with its own subclass of it,
  * `override readonly rooms = this.group(MyRooms)`, call `this.core.request(...)` for an

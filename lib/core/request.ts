@@ -138,7 +138,7 @@ export interface CoreOptions extends Partial<RetrySettings> {
    * larger one fails with ResponseTooLargeError and its connection is closed unread.
    */
   maxResponseBytes?: number;
-  /** Gets one line per request and per response. Never given tokens, passwords or bodies. */
+  /** Gets one line per attempt and one per outcome (method, path, status, time). Never given tokens, passwords, queries or bodies. */
   logger?: (line: string) => void;
 }
 
