@@ -47,7 +47,7 @@ export interface EventEncryptionInfo {
   senderCurve25519Key: string;
   /** The Ed25519 key that device claims, when known. */
   senderClaimedEd25519Key?: string;
-  /** The engine's trust verdict (see above). */
+  /** The engine's trust verdict: `none`, `grey` or `red`, as described for EventEncryptionInfo. */
   shield: 'none' | 'grey' | 'red';
   /** Why the shield is grey or red, in words to show the user, when the engine gives a reason. */
   shieldMessage?: string;

@@ -10,7 +10,7 @@ export interface UserProfile {
   displayname?: string;
   /** The user's avatar (mxc:// URI), if set. */
   avatar_url?: string;
-  /** The user's time zone (an IANA name such as `Europe/Paris`), if set (spec v1.16). */
+  /** The user's time zone, an IANA name such as `Europe/Paris` (not checked: may be invalid), if set (spec v1.16). */
   'm.tz'?: string;
   [field: string]: unknown;
 }

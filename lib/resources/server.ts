@@ -54,7 +54,7 @@ export interface Capabilities {
  * base URL), IGNORE (no well-known; ask the user), FAIL_PROMPT and FAIL_ERROR.
  */
 export interface Discovery {
-  /** The outcome (see above). */
+  /** The outcome: PROMPT, IGNORE, FAIL_PROMPT or FAIL_ERROR, as described for Discovery. */
   state: 'PROMPT' | 'IGNORE' | 'FAIL_PROMPT' | 'FAIL_ERROR';
   /** The homeserver's base URL (no trailing slash): with PROMPT, and with the failures found after it was read. */
   baseUrl?: string;
