@@ -1,5 +1,15 @@
 // Room keys that arrive late (a later sync, a backup restore), and cross-signing.
-import { Auth, MatrixSession, type RequestOptions, type RequestSpec, type SessionOptions } from '../../lib';
+import { randomBytes } from 'node:crypto';
+import {
+  Auth,
+  MatrixSession,
+  RecoveryKeyError,
+  decodeRecoveryKey,
+  encodeRecoveryKey,
+  type RequestOptions,
+  type RequestSpec,
+  type SessionOptions,
+} from '../../lib';
 import { itEnv } from '../harness/env';
 import { cleanUp, cryptoUser, encryptedPair, inbox, startSync, storeDir, track } from './crypto-helpers';
 import { anonSession, eventually, newUser, PASSWORD } from './helpers';
@@ -71,7 +81,8 @@ describe('server-side key backup', () => {
     const bob = await cryptoUser('bob');
     const roomId = await encryptedPair(alice, bob);
     const recoveryKey = await alice.crypto.createBackup();
-    expect(typeof recoveryKey).toBe('string');
+    // The spec's recovery key: base58, 12 groups of 4 (decoded and checked in spec/crypto/recovery-key.spec.ts).
+    expect(recoveryKey).toMatch(/^[1-9A-HJ-NP-Za-km-z]{4}( [1-9A-HJ-NP-Za-km-z]{4}){11}$/);
     const { backupVersion } = await alice.crypto.status();
     expect(backupVersion).toBeDefined();
 
@@ -102,8 +113,15 @@ describe('server-side key backup', () => {
     expect(bodies).toEqual(['history 1', 'history 2', 'history 3']);
     // The new device writes to the same backup from now on.
     expect((await redeployed.crypto.status()).backupVersion).toBe(backupVersion);
-    // A wrong key is refused, typed.
-    await expect(redeployed.crypto.restoreBackup('bm90IGEga2V5')).rejects.toMatchObject({ name: 'CryptoError' });
+    // The same key in the base64 form createBackup returned before recovery keys is still taken.
+    expect(await redeployed.crypto.restoreBackup(decodeRecoveryKey(recoveryKey).toString('base64'))).toMatchObject({ version: backupVersion });
+    // A malformed key is refused as bad input; a well-formed key of no backup of the server's, as not the backup's.
+    await expect(redeployed.crypto.restoreBackup('bm90IGEga2V5')).rejects.toBeInstanceOf(RecoveryKeyError);
+    await expect(redeployed.crypto.restoreBackup(recoveryKey.slice(0, -1))).rejects.toMatchObject({ name: 'RecoveryKeyError', problem: 'length' });
+    await expect(redeployed.crypto.restoreBackup(encodeRecoveryKey(randomBytes(32)))).rejects.toMatchObject({
+      name: 'CryptoError',
+      message: expect.stringMatching(/does not belong to the current backup/),
+    });
   });
 });
 
