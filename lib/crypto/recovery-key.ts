@@ -40,7 +40,7 @@ export class RecoveryKeyError extends ValidationError {
 const bs58 = (): typeof Bs58 => (require('bs58') as { default: typeof Bs58 }).default;
 
 /**
- * Encodes a 32-byte backup key as a recovery key, e.g. `EsTc 5rr1 4Jh4 …` (12 groups).
+ * Encodes a 32-byte backup key as a recovery key, e.g. `EsTX stPZ WWhE …` (12 groups).
  *
  * @throws {ValidationError} when `key` is not 32 bytes.
  * @example
@@ -62,7 +62,7 @@ export function encodeRecoveryKey(key: Uint8Array): string {
  * @throws {RecoveryKeyError} with `problem` `encoding` (a character outside base58),
  *   `length`, `prefix` or `parity`.
  * @example
- * const key = decodeRecoveryKey('EsTc 5rr1 4Jh4 …');
+ * const key = decodeRecoveryKey(process.env.RECOVERY_KEY!); // 32 bytes
  */
 export function decodeRecoveryKey(recoveryKey: string): Buffer {
   const compact = typeof recoveryKey === 'string' ? recoveryKey.replace(/\s+/g, '') : '';

@@ -169,12 +169,12 @@ export class Crypto extends Resource {
    * Creates a server-side key backup: from now on every room key this device holds or
    * receives is uploaded, encrypted, to it. Resolves with the recovery key, the only way to
    * read the backup: store it safely (it is not kept in clear anywhere else). It is in the
-   * spec's format (base58, 12 groups of 4 characters: `EsTc 5rr1 …`), the one Element and
+   * spec's format (base58, 12 groups of 4 characters: `EsTX stPZ …`), the one Element and
    * matrix-js-sdk show and read.
    *
    * @throws CryptoError before `start()`.
    * @example
-   * const recoveryKey = await session.crypto.createBackup(); // 'EsTc 5rr1 4Jh4 …'
+   * const recoveryKey = await session.crypto.createBackup(); // 'EsTX stPZ WWhE …'
    */
   async createBackup(): Promise<string> {
     return (await this.#running().createBackup()).recoveryKey;
