@@ -31,7 +31,10 @@ const PROBLEMS: Record<RecoveryKeyProblem, string> = {
  */
 export class RecoveryKeyError extends ValidationError {
   override name = 'RecoveryKeyError';
-  constructor(readonly problem: RecoveryKeyProblem) {
+  constructor(
+    /** What is wrong: `encoding`, `length`, `prefix` or `parity`. */
+    readonly problem: RecoveryKeyProblem,
+  ) {
     super('recoveryKey', PROBLEMS[problem]);
   }
 }
