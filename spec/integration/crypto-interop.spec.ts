@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { AttachmentHashError, Auth, type EncryptedFile, type MatrixSession } from '../../lib';
 import { itEnv } from '../harness/env';
 import { makePng } from '../helpers/png';
-import { cleanUp, cryptoUser, encryptedPair, inbox, storeDir, track } from './crypto-helpers';
+import { backedUp, backedUpHistory, cleanUp, cryptoUser, inbox, storeDir, track } from './crypto-helpers';
 import { anonSession, eventually, newUser, PASSWORD } from './helpers';
 
 jest.setTimeout(120_000);
@@ -91,17 +91,6 @@ async function newDevice(user: MatrixSession): Promise<MatrixSession> {
   await device.account.login(Auth.password(user.userId!, PASSWORD));
   expect(device.deviceId).not.toBe(user.deviceId);
   return device;
-}
-
-/** Waits until the user's current backup holds at least `count` room keys (uploaded in the background). */
-async function backedUp(user: MatrixSession, count: number): Promise<void> {
-  await eventually(
-    async () => {
-      const res = await fetch(`${itEnv().baseUrl}/_matrix/client/v3/room_keys/version`, { headers: { Authorization: `Bearer ${user.getAccessToken()}` } });
-      return ((await res.json()) as { count?: number }).count! >= count;
-    },
-    { timeoutMs: 60_000, everyMs: 250 },
-  );
 }
 
 describe('matrix-session and matrix-js-sdk in an encrypted room', () => {
@@ -198,17 +187,7 @@ describe('encrypted attachments between matrix-session and matrix-js-sdk', () =>
 describe('key backups between matrix-session and matrix-js-sdk (recovery keys)', () => {
   it('js-sdk restores the backup matrix-session created, from its recovery key, and decrypts the history', async () => {
     const bot = await cryptoUser('bot');
-    const other = await cryptoUser('other');
-    const roomId = await encryptedPair(bot, other);
-    const recoveryKey = await bot.crypto.createBackup();
-    expect(recoveryKey).toMatch(/^[1-9A-HJ-NP-Za-km-z]{4}( [1-9A-HJ-NP-Za-km-z]{4}){11}$/);
-    const { backupVersion } = await bot.crypto.status();
-
-    const atBot = inbox(bot, roomId);
-    const sent: string[] = [];
-    for (const body of ['before 1', 'before 2']) sent.push((await other.rooms.sendText(roomId, body)).event_id);
-    await atBot.waitFor((e) => e.event_id === sent[1]);
-    await backedUp(bot, 1);
+    const { recoveryKey, backupVersion, sent } = await backedUpHistory(bot, await cryptoUser('other'), ['before 1', 'before 2']);
 
     // The bot's user on a new device with matrix-js-sdk: the history is undecryptable, until the restore.
     peer = await startPeer(token(await newDevice(bot)));

@@ -11,7 +11,7 @@ import {
   type SessionOptions,
 } from '../../lib';
 import { itEnv } from '../harness/env';
-import { cleanUp, cryptoUser, encryptedPair, inbox, startSync, storeDir, track } from './crypto-helpers';
+import { backedUpHistory, cleanUp, cryptoUser, encryptedPair, inbox, startSync, storeDir, track } from './crypto-helpers';
 import { anonSession, eventually, newUser, PASSWORD } from './helpers';
 
 jest.setTimeout(90_000);
@@ -79,23 +79,7 @@ describe('server-side key backup', () => {
   it('a second device of the same user restores the keys from the recovery key and decrypts the history', async () => {
     const alice = await cryptoUser('alice');
     const bob = await cryptoUser('bob');
-    const roomId = await encryptedPair(alice, bob);
-    const recoveryKey = await alice.crypto.createBackup();
-    // The spec's recovery key: base58, 12 groups of 4 (decoded and checked in spec/crypto/recovery-key.spec.ts).
-    expect(recoveryKey).toMatch(/^[1-9A-HJ-NP-Za-km-z]{4}( [1-9A-HJ-NP-Za-km-z]{4}){11}$/);
-    const { backupVersion } = await alice.crypto.status();
-    expect(backupVersion).toBeDefined();
-
-    const got = inbox(alice, roomId);
-    const sent: string[] = [];
-    for (const body of ['history 1', 'history 2', 'history 3']) sent.push((await bob.rooms.sendText(roomId, body)).event_id);
-    await got.waitFor((e) => e.event_id === sent[2]);
-    // The keys reach the backup through the outgoing-requests loop.
-    const token = alice.getAccessToken()!;
-    await eventually(async () => {
-      const res = await fetch(`${itEnv().baseUrl}/_matrix/client/v3/room_keys/version`, { headers: { Authorization: `Bearer ${token}` } });
-      return ((await res.json()) as { count?: number }).count! >= 1;
-    });
+    const { roomId, recoveryKey, backupVersion, sent } = await backedUpHistory(alice, bob, ['history 1', 'history 2', 'history 3']);
 
     // The redeployed bot: a new login (new device), a new store, the recovery key.
     const redeployed = track(anonSession());
