@@ -6,8 +6,8 @@ import { ValidationError } from '../core/errors';
  * The recovery key of a key backup, in the spec's form (Client-Server API, "Server-side key
  * backups" and the appendix "Cryptographic key representation"): the bytes 0x8B 0x01, the
  * 32-byte private key, and a parity byte (the XOR of all bytes before it), in base58 with the
- * Bitcoin alphabet, shown in groups of 4 characters. What Element shows as a "Recovery key"
- * or "Security key", and what matrix-js-sdk's `decodeRecoveryKey` reads.
+ * Bitcoin alphabet, shown in groups of 4 characters. matrix-js-sdk's `encodeRecoveryKey` and
+ * `decodeRecoveryKey` use the same encoding (Element also uses it for its secret-storage key).
  */
 const PREFIX = [0x8b, 0x01] as const;
 const KEY_BYTES = 32;

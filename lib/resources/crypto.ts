@@ -169,8 +169,8 @@ export class Crypto extends Resource {
    * Creates a server-side key backup: from now on every room key this device holds or
    * receives is uploaded, encrypted, to it. Resolves with the recovery key, the only way to
    * read the backup: store it safely (it is not kept in clear anywhere else). It is in the
-   * spec's format (base58, 12 groups of 4 characters: `EsTX stPZ …`), the one Element and
-   * matrix-js-sdk show and read.
+   * spec's format (base58, 12 groups of 4 characters: `EsTX stPZ …`), which matrix-js-sdk's
+   * `decodeRecoveryKey` reads.
    *
    * @throws CryptoError before `start()`.
    * @example
@@ -185,9 +185,10 @@ export class Crypto extends Resource {
    * carries on backing up to it: a redeployed bot (a new device) reads its history. Events
    * that were undecryptable for want of these keys are delivered by the next sync batch.
    *
-   * @param recoveryKey The recovery key (`createBackup`'s, or one Element or matrix-js-sdk
-   *   made for this user's backup); whitespace is ignored. For keys saved from earlier
-   *   versions of this SDK, the backup's private key in base64 is accepted too.
+   * @param recoveryKey The backup's recovery key (`createBackup`'s, or matrix-js-sdk's
+   *   `encodeRecoveryKey` of the backup's private key); whitespace is ignored. For keys saved
+   *   from earlier versions of this SDK, the private key in base64 is accepted too. Element's
+   *   "Recovery key" is a secret-storage key, not this one (secret storage is not supported).
    * @throws RecoveryKeyError (a ValidationError) when the key is malformed: its `problem` is
    *   `encoding`, `length`, `prefix` or `parity`.
    * @throws CryptoError when the key is not the current backup's, or before `start()`.
