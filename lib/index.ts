@@ -86,5 +86,6 @@ export {
   CryptoStoreError,
   CryptoNotStartedError,
 } from './crypto/errors';
+export { encodeRecoveryKey, decodeRecoveryKey, RecoveryKeyError, type RecoveryKeyProblem } from './crypto/recovery-key';
 export * from './resources/threepid';
 export type * from './types';

@@ -326,7 +326,7 @@ export class RequestCore {
     const maxRetries = options.maxRetries ?? this.retry.maxRetries;
     const idempotency = spec.idempotency ?? (spec.method === 'GET' ? 'safe' : 'unsafe');
     if (spec.body !== undefined && spec.rawBody !== undefined) throw new ValidationError('rawBody', 'cannot go with a JSON body');
-    const body = spec.body === undefined ? undefined : toJson(spec.body);
+    const body = spec.body === undefined ? undefined : check.json('body', spec.body);
     const raw = spec.rawBody === undefined ? undefined : await prepareBody(spec.rawBody);
     const url = (spec.baseUrl ?? this.baseUrl) + spec.path + queryString(spec.query);
     let refreshed = false;
@@ -673,11 +673,3 @@ function lengthHeader(value: unknown): number | undefined {
   return Number(value);
 }
 
-function toJson(body: unknown): string {
-  try {
-    return JSON.stringify(body);
-  } catch {
-    // Cycles and BigInts: the caller's mistake, caught before anything is sent.
-    throw new ValidationError('body', 'must be serialisable as JSON');
-  }
-}

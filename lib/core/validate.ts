@@ -162,11 +162,12 @@ export const check = {
     return parsed.url;
   },
 
-  /** Serialisable as JSON (no cycles, no BigInt), as a request body must be. */
-  json(name: string, v: unknown): void {
+  /** Serialisable as JSON (no cycles, no BigInt), as a request body must be; returns the JSON. */
+  json(name: string, v: unknown): string {
     try {
-      JSON.stringify(v);
+      return JSON.stringify(v);
     } catch {
+      // Cycles and BigInts: the caller's mistake, caught before anything is sent.
       throw new ValidationError(name, 'must be serialisable as JSON');
     }
   },

@@ -9,6 +9,7 @@ import type { ClientEvent, EventEncryptionInfo, JoinedRoom, SyncResponse, SyncRo
 import { CryptoError, CryptoPassphraseError, CryptoStoreError } from './errors';
 import { OutgoingRequests, RequestType, type EngineRequest, type OutgoingMachine } from './outgoing';
 import { PendingEvents } from './pending';
+import { encodeRecoveryKey } from './recovery-key';
 import type { BackupRestoreResult, RoomCryptoState, RoomEncryptionContent } from './room-state';
 import { DurableStore, IDB_GLOBALS } from './store';
 import { loadWasm, type WasmModule } from './wasm';
@@ -338,16 +339,16 @@ export class CryptoEngine {
     await this.#machine.saveBackupDecryptionKey(key, res.version);
     await this.#machine.enableBackupV1(publicKey, res.version);
     void this.outgoing.run();
-    return { recoveryKey: key.toBase64(), version: res.version };
+    return { recoveryKey: encodeRecoveryKey(Buffer.from(key.toBase64(), 'base64')), version: res.version };
   }
 
-  /** Downloads the current backup and imports its room keys, decrypted with the recovery key. */
-  async restoreBackup(recoveryKey: string): Promise<BackupRestoreResult> {
+  /** Downloads the current backup and imports its room keys, decrypted with the backup's private key (32 bytes). */
+  async restoreBackup(privateKey: Buffer): Promise<BackupRestoreResult> {
     this.#checkRunning();
     const w = this.#wasm;
     let key: W.BackupDecryptionKey;
     try {
-      key = w.BackupDecryptionKey.fromBase64(recoveryKey);
+      key = w.BackupDecryptionKey.fromBase64(privateKey.toString('base64'));
     } catch {
       throw new CryptoError('The recovery key is not a valid key');
     }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual, type Cipher, type Hash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AttachmentHashError, ValidationError } from '../core/errors';
 import { check } from '../core/validate';
@@ -117,7 +117,7 @@ function describe(key: Buffer, iv: Buffer, sha256: Buffer): EncryptedFileInfo {
  */
 export function decryptingStream(file: EncryptedFile): Transform {
   const { key, iv, sha256 } = checkEncryptedFile('file', file);
-  return new CipherStream(createDecipheriv(ALGORITHM, key, iv), 'input', (digest, fail) => {
+  return new CipherStream(ctr64Decipher(key, iv), 'input', (digest, fail) => {
     if (!timingSafeEqual(digest, sha256)) fail(new AttachmentHashError(file.url));
   });
 }
@@ -149,8 +149,42 @@ export function decryptAttachment(data: Buffer | Uint8Array, file: EncryptedFile
   const { key, iv, sha256 } = checkEncryptedFile('file', file);
   // The hash first, as the spec asks: nothing is decrypted from a ciphertext that is not the one named.
   if (!timingSafeEqual(createHash('sha256').update(data).digest(), sha256)) throw new AttachmentHashError(file.url);
-  const decipher = createDecipheriv(ALGORITHM, key, iv);
-  return Buffer.concat([decipher.update(data), decipher.final()]);
+  const decipher = ctr64Decipher(key, iv);
+  return Buffer.concat([decipher.update(Buffer.from(data.buffer, data.byteOffset, data.byteLength)), decipher.final()]);
+}
+
+/** What CipherStream runs: a node:crypto Cipher, or ctr64Decipher's wrapper of one. */
+interface StreamCipher {
+  update(data: Buffer): Buffer;
+  final(): Buffer;
+}
+
+/**
+ * AES-256-CTR decryption whose counter is the IV's low 64 bits alone, as v2 attachments
+ * define it (WebCrypto's `length: 64`, what Element encrypts with): past 2^64 - 1 it wraps to
+ * zero and the high half stays as it is, where OpenSSL's 128-bit counter would carry into it.
+ * An IV made the spec's way starts the counter at zero and never gets there; another client's
+ * IV with a counter near its end is decrypted as its sender encrypted it. The wrap falls on a
+ * block boundary, so the rest is a new decipher from counter zero.
+ */
+function ctr64Decipher(key: Buffer, iv: Buffer): StreamCipher {
+  const blocks = 2n ** 64n - iv.readBigUInt64BE(8);
+  let untilWrap = blocks * 16n > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(blocks * 16n);
+  let decipher = createDecipheriv(ALGORITHM, key, iv);
+  return {
+    update(data) {
+      if (data.length < untilWrap) {
+        untilWrap -= data.length;
+        return decipher.update(data);
+      }
+      const head = decipher.update(data.subarray(0, untilWrap));
+      const rest = data.subarray(untilWrap);
+      decipher = createDecipheriv(ALGORITHM, key, Buffer.concat([iv.subarray(0, 8), Buffer.alloc(8)]));
+      untilWrap = Infinity; // the next wrap is 2^64 blocks further
+      return Buffer.concat([head, decipher.update(rest)]);
+    },
+    final: () => decipher.final(),
+  };
 }
 
 /**
@@ -186,7 +220,7 @@ class CipherStream extends Transform {
   readonly #hash: Hash = createHash('sha256');
 
   constructor(
-    private readonly cipher: Cipher,
+    private readonly cipher: StreamCipher,
     private readonly hashes: 'input' | 'output',
     private readonly done: (digest: Buffer, fail: (error: Error) => void) => void,
   ) {

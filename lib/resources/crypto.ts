@@ -7,6 +7,7 @@ import type { RequestCore, RequestOptions } from '../core/request';
 import { check } from '../core/validate';
 import type { CryptoEngine } from '../crypto/engine';
 import { CryptoError, CryptoNotStartedError } from '../crypto/errors';
+import { backupKeyFrom } from '../crypto/recovery-key';
 import { RoomCryptoState, type BackupRestoreResult } from '../crypto/room-state';
 import type { MatrixSession } from '../session';
 import type { SyncHooks } from '../sync/hooks';
@@ -183,12 +184,14 @@ export class Crypto extends Resource {
   /**
    * Creates a server-side key backup: from now on every room key this device holds or
    * receives is uploaded, encrypted, to it. Resolves with the recovery key, the only way to
-   * read the backup: store it safely (it is not kept in clear anywhere else).
+   * read the backup: store it safely (it is not kept in clear anywhere else). It is in the
+   * spec's format (base58, 12 groups of 4 characters: `EsTX stPZ …`), which matrix-js-sdk's
+   * `decodeRecoveryKey` reads.
    *
    * @throws CryptoError before `start()`.
    * @throws MatrixError when the server refuses to create the backup.
    * @example
-   * const recoveryKey = await session.crypto.createBackup();
+   * const recoveryKey = await session.crypto.createBackup(); // 'EsTX stPZ WWhE …'
    */
   async createBackup(): Promise<string> {
     return (await this.#running().createBackup()).recoveryKey;
@@ -199,17 +202,23 @@ export class Crypto extends Resource {
    * carries on backing up to it: a redeployed bot (a new device) reads its history. Events
    * that were undecryptable for want of these keys are delivered by the next sync batch.
    *
-   * @param recoveryKey The key `createBackup` returned (whitespace in it is ignored).
+   * @param recoveryKey The backup's recovery key (`createBackup`'s, or matrix-js-sdk's
+   *   `encodeRecoveryKey` of the backup's private key); whitespace is ignored. For keys saved
+   *   from earlier versions of this SDK, the private key in base64 is accepted too. Element's
+   *   "Recovery key" is a secret-storage key, not this one (secret storage is not supported).
    * @throws ValidationError when `recoveryKey` is not a string.
-   * @throws CryptoError before `start()`, when the key is malformed or not the current
-   *   backup's, or when the server's backup uses an algorithm this SDK cannot read.
+   * @throws RecoveryKeyError (a ValidationError) when the key is malformed: its `problem` is
+   *   `encoding`, `length`, `prefix` or `parity`.
+   * @throws CryptoError when the key is not the current backup's, when the server's backup
+   *   uses an algorithm this SDK cannot read, or before `start()`.
    * @throws MatrixError e.g. 404 M_NOT_FOUND when the server holds no backup.
    * @example
    * const { imported } = await session.crypto.restoreBackup(process.env.RECOVERY_KEY!);
    */
   async restoreBackup(recoveryKey: string): Promise<BackupRestoreResult> {
-    check.string('recoveryKey', recoveryKey, { max: 1024 });
-    return this.#running().restoreBackup(recoveryKey.replace(/\s+/g, ''));
+    check.string('recoveryKey', recoveryKey, { max: 1024, multiline: true });
+    const privateKey = backupKeyFrom(recoveryKey);
+    return this.#running().restoreBackup(privateKey);
   }
 
   /**

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MatrixSession, SyncRoomEvent } from '../../lib';
+import { itEnv } from '../harness/env';
 import { eventually, newUser } from './helpers';
 
 const dirs: string[] = [];
@@ -63,4 +64,34 @@ export async function encryptedPair(alice: MatrixSession, bob: MatrixSession): P
   const { room_id: roomId } = await alice.rooms.create({ invite: [bob.userId!], preset: 'private_chat', encrypted: true });
   await bob.rooms.join(roomId);
   return roomId;
+}
+
+/** Waits until the user's current key backup holds at least `count` room keys (they are uploaded in the background). */
+export async function backedUp(user: MatrixSession, count = 1): Promise<void> {
+  await eventually(
+    async () => {
+      const res = await fetch(`${itEnv().baseUrl}/_matrix/client/v3/room_keys/version`, { headers: { Authorization: `Bearer ${user.getAccessToken()}` } });
+      return ((await res.json()) as { count?: number }).count! >= count;
+    },
+    { timeoutMs: 60_000, everyMs: 250 },
+  );
+}
+
+/**
+ * `owner` creates a key backup, then `sender` sends `bodies` into their encrypted room: resolves
+ * once `owner` has received them and their room key is in the backup.
+ */
+export async function backedUpHistory(owner: MatrixSession, sender: MatrixSession, bodies: string[]) {
+  const roomId = await encryptedPair(owner, sender);
+  const recoveryKey = await owner.crypto.createBackup();
+  // The spec's recovery key: base58, 12 groups of 4 (decoded and checked in spec/crypto/recovery-key.spec.ts).
+  expect(recoveryKey).toMatch(/^[1-9A-HJ-NP-Za-km-z]{4}( [1-9A-HJ-NP-Za-km-z]{4}){11}$/);
+  const { backupVersion } = await owner.crypto.status();
+  expect(backupVersion).toBeDefined();
+  const got = inbox(owner, roomId);
+  const sent: string[] = [];
+  for (const body of bodies) sent.push((await sender.rooms.sendText(roomId, body)).event_id);
+  await got.waitFor((e) => e.event_id === sent[sent.length - 1]);
+  await backedUp(owner);
+  return { roomId, recoveryKey, backupVersion: backupVersion!, sent };
 }

@@ -1,7 +1,17 @@
 // Room keys that arrive late (a later sync, a backup restore), and cross-signing.
-import { Auth, MatrixSession, type RequestOptions, type RequestSpec, type SessionOptions } from '../../lib';
+import { randomBytes } from 'node:crypto';
+import {
+  Auth,
+  MatrixSession,
+  RecoveryKeyError,
+  decodeRecoveryKey,
+  encodeRecoveryKey,
+  type RequestOptions,
+  type RequestSpec,
+  type SessionOptions,
+} from '../../lib';
 import { itEnv } from '../harness/env';
-import { cleanUp, cryptoUser, encryptedPair, inbox, startSync, storeDir, track } from './crypto-helpers';
+import { backedUpHistory, cleanUp, cryptoUser, encryptedPair, inbox, startSync, storeDir, track } from './crypto-helpers';
 import { anonSession, eventually, newUser, PASSWORD } from './helpers';
 
 jest.setTimeout(90_000);
@@ -69,22 +79,7 @@ describe('server-side key backup', () => {
   it('a second device of the same user restores the keys from the recovery key and decrypts the history', async () => {
     const alice = await cryptoUser('alice');
     const bob = await cryptoUser('bob');
-    const roomId = await encryptedPair(alice, bob);
-    const recoveryKey = await alice.crypto.createBackup();
-    expect(typeof recoveryKey).toBe('string');
-    const { backupVersion } = await alice.crypto.status();
-    expect(backupVersion).toBeDefined();
-
-    const got = inbox(alice, roomId);
-    const sent: string[] = [];
-    for (const body of ['history 1', 'history 2', 'history 3']) sent.push((await bob.rooms.sendText(roomId, body)).event_id);
-    await got.waitFor((e) => e.event_id === sent[2]);
-    // The keys reach the backup through the outgoing-requests loop.
-    const token = alice.getAccessToken()!;
-    await eventually(async () => {
-      const res = await fetch(`${itEnv().baseUrl}/_matrix/client/v3/room_keys/version`, { headers: { Authorization: `Bearer ${token}` } });
-      return ((await res.json()) as { count?: number }).count! >= 1;
-    });
+    const { roomId, recoveryKey, backupVersion, sent } = await backedUpHistory(alice, bob, ['history 1', 'history 2', 'history 3']);
 
     // The redeployed bot: a new login (new device), a new store, the recovery key.
     const redeployed = track(anonSession());
@@ -102,8 +97,15 @@ describe('server-side key backup', () => {
     expect(bodies).toEqual(['history 1', 'history 2', 'history 3']);
     // The new device writes to the same backup from now on.
     expect((await redeployed.crypto.status()).backupVersion).toBe(backupVersion);
-    // A wrong key is refused, typed.
-    await expect(redeployed.crypto.restoreBackup('bm90IGEga2V5')).rejects.toMatchObject({ name: 'CryptoError' });
+    // The same key in the base64 form createBackup returned before recovery keys is still taken.
+    expect(await redeployed.crypto.restoreBackup(decodeRecoveryKey(recoveryKey).toString('base64'))).toMatchObject({ version: backupVersion });
+    // A malformed key is refused as bad input; a well-formed key of no backup of the server's, as not the backup's.
+    await expect(redeployed.crypto.restoreBackup('bm90IGEga2V5')).rejects.toBeInstanceOf(RecoveryKeyError);
+    await expect(redeployed.crypto.restoreBackup(recoveryKey.slice(0, -1))).rejects.toMatchObject({ name: 'RecoveryKeyError', problem: 'length' });
+    await expect(redeployed.crypto.restoreBackup(encodeRecoveryKey(randomBytes(32)))).rejects.toMatchObject({
+      name: 'CryptoError',
+      message: expect.stringMatching(/does not belong to the current backup/),
+    });
   });
 });
 

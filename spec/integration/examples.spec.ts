@@ -3,6 +3,7 @@
 // a throwaway Synapse of their own.
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { itEnv } from '../harness/env';
@@ -12,10 +13,17 @@ const ROOT = resolve(__dirname, '..', '..');
 const run = promisify(execFile);
 let out: string;
 
+/**
+ * The examples' environment: `matrix-session` is the freshly compiled lib/ (through a package
+ * of that name in node_modules), its dependencies the project's. The output lies OUTSIDE the
+ * checkout on purpose: inside it, Node would resolve `matrix-session` to this package itself
+ * (self-reference by its exports, which comes before node_modules) and run whatever dist/
+ * holds (a stale build, or none on a clean clone) instead of the code under test.
+ */
+const exampleEnv = () => ({ ...process.env, MATRIX_BASE_URL: itEnv().baseUrl, NODE_PATH: join(ROOT, 'node_modules') });
+
 beforeAll(async () => {
-  // Inside the checkout, so the compiled code finds the project's node_modules as an app finds its own.
-  mkdirSync(join(ROOT, '.build'), { recursive: true });
-  out = mkdtempSync(join(ROOT, '.build', 'examples-'));
+  out = mkdtempSync(join(tmpdir(), 'matrix-session-examples-'));
   const tsc = join(dirname(require.resolve('typescript-7/package.json')), 'bin', 'tsc');
   await run(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.examples.json'), '--outDir', out, '--sourceMap', 'false']);
   // What `npm install matrix-session` would give the compiled examples: the package by its name.
@@ -26,7 +34,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 it('the demo prints the transcript of a conversation', async () => {
-  const { stdout } = await run(process.execPath, [join(out, 'examples', 'demo.js')], { env: { ...process.env, MATRIX_BASE_URL: itEnv().baseUrl } });
+  const { stdout } = await run(process.execPath, [join(out, 'examples', 'demo.js')], { env: exampleEnv() });
   expect(stdout).toMatch(/Transcript/);
   expect(stdout).toMatch(/@alice-[^:]+:[^ ]+: Hello Bob!/);
   expect(stdout).toMatch(/@bob-[^:]+:[^ ]+: Got them all, thanks Alice!/);
@@ -39,7 +47,7 @@ it('the echo bot joins when invited and answers a message', async () => {
   await bot.account.logout(); // the bot process logs in by itself, with its password
   const alice = await newUser('alice');
   const child = spawn(process.execPath, [join(out, 'examples', 'echo-bot.js')], {
-    env: { ...process.env, MATRIX_BASE_URL: itEnv().baseUrl, MATRIX_USER: botId, MATRIX_PASSWORD: PASSWORD, BOT_SYNC_STORE: join(out, 'bot.json') },
+    env: { ...exampleEnv(), MATRIX_USER: botId, MATRIX_PASSWORD: PASSWORD, BOT_SYNC_STORE: join(out, 'bot.json') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

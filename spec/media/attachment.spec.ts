@@ -58,6 +58,32 @@ describe('the format', () => {
     const file: EncryptedFile = { ...info, url: URL, hashes: { sha256: createHash('sha256').update(other).digest('base64').replace(/=+$/, '') } };
     expect(decryptAttachment(other, file).toString()).toBe('from element');
   });
+
+  it.each([
+    ['two blocks before its wrap', 'fffffffffffffffe'],
+    ['at its last value', 'ffffffffffffffff'],
+    ['random', 'random'],
+  ])('an IV whose 64-bit counter is %s: decrypted as WebCrypto (length 64) encrypted it, in memory and streamed', async (_, low) => {
+    // Another client's IV (ours start the counter at zero): WebCrypto wraps the low 64 bits
+    // to zero without carrying into the high half, which OpenSSL's 128-bit counter would.
+    const plain = Buffer.from(Array.from({ length: 1000 }, (_v, i) => i % 251));
+    const { info } = encryptAttachment(Buffer.alloc(1));
+    const counter = Buffer.concat([b64(info.iv).subarray(0, 8), low === 'random' ? webcrypto.getRandomValues(Buffer.alloc(8)) : Buffer.from(low, 'hex')]);
+    const key = await webcrypto.subtle.importKey('jwk', info.key as webcrypto.JsonWebKey, { name: 'AES-CTR' }, false, ['encrypt']);
+    const theirs = Buffer.from(await webcrypto.subtle.encrypt({ name: 'AES-CTR', counter, length: 64 }, key, plain));
+    const file: EncryptedFile = {
+      ...info,
+      url: URL,
+      iv: counter.toString('base64').replace(/=+$/, ''),
+      hashes: { sha256: createHash('sha256').update(theirs).digest('base64') },
+    };
+    expect(decryptAttachment(theirs, file).equals(plain)).toBe(true);
+    // Pieces that end before, on and after the wrap (32 bytes in, for the first IV).
+    const pieces = [theirs.subarray(0, 5), theirs.subarray(5, 32), theirs.subarray(32, 33), theirs.subarray(33, 200), theirs.subarray(200)];
+    expect((await collect(Readable.from(pieces).pipe(decryptingStream(file)))).equals(plain)).toBe(true);
+    const straddling = [theirs.subarray(0, 20), theirs.subarray(20)];
+    expect((await collect(Readable.from(straddling).pipe(decryptingStream(file)))).equals(plain)).toBe(true);
+  });
 });
 
 describe('streams', () => {

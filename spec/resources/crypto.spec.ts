@@ -7,7 +7,9 @@ import {
   CryptoPackageMissingError,
   MatrixError,
   NotLoggedInError,
+  RecoveryKeyError,
   RoomEvent,
+  encodeRecoveryKey,
   StateEvent,
   type SyncResponse,
 } from '../../lib';
@@ -159,7 +161,7 @@ describe('session.crypto input and state checks', () => {
     for (const call of [
       () => s.crypto.bootstrapCrossSigning(),
       () => s.crypto.createBackup(),
-      () => s.crypto.restoreBackup('key'),
+      () => s.crypto.restoreBackup(encodeRecoveryKey(new Uint8Array(32))),
       () => s.crypto.isDeviceCrossSigned(),
       () => s.crypto.decryptEvent({ type: 'm.room.encrypted', room_id: ROOM, content: {} }),
     ]) {
@@ -167,6 +169,10 @@ describe('session.crypto input and state checks', () => {
     }
     await expectInvalid(() => s.crypto.bootstrapCrossSigning({ reset: 'yes' as never }), 'reset');
     await expectInvalid(() => s.crypto.restoreBackup(5 as never), 'recoveryKey');
+    // A malformed recovery key is refused as bad input, whatever the engine's state.
+    const mistyped = encodeRecoveryKey(new Uint8Array(32)).replace(/^Es/, 'Et');
+    expect(await expectInvalid(() => s.crypto.restoreBackup(mistyped), 'recoveryKey')).toBeInstanceOf(RecoveryKeyError);
+    await expectInvalid(() => s.crypto.restoreBackup('not a key'), 'recoveryKey');
     // An event that is not encrypted needs no engine.
     const clear = { type: 'm.room.message', room_id: ROOM, content: { body: 'x' } };
     expect(await s.crypto.decryptEvent(clear)).toBe(clear);
