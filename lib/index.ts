@@ -1,5 +1,7 @@
 export { MatrixSession, type SessionOptions, type StoredCredentials, type GroupConstructor } from './session';
 export type { SessionEvents, AuthInfo } from './events';
+export type { Credentials } from './core/credentials';
+export type { SafeEmitter } from './core/emitter';
 export {
   MatrixSessionError,
   MatrixError,
@@ -14,6 +16,7 @@ export {
   BodyReadError,
   MediaTooLargeError,
   AttachmentHashError,
+  type RequestTarget,
 } from './core/errors';
 export {
   RequestCore,
@@ -26,7 +29,8 @@ export {
 } from './core/request';
 export type { BodyData, RawBody, ProgressListener } from './core/body';
 export type { FieldRule, FieldType } from './core/response';
-export { path } from './core/path';
+export type { RetrySettings, Idempotency } from './core/retry';
+export { path, type QueryValue } from './core/path';
 export { Resource } from './resources/resource';
 export { Auth, authSecrets, type AuthDict, type ThreepidCreds } from './auth/builders';
 export { runUia, type UiaAuth, type UiaContext, type UiaFlow, type StageAnswer } from './auth/uia';

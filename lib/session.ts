@@ -16,19 +16,27 @@ import { Server } from './resources/server';
 import { Sync } from './resources/sync';
 import { Threepid } from './resources/threepid';
 
+/** What `new MatrixSession()` takes: the request core's options, and optionally a stored session to resume. */
 export interface SessionOptions extends CoreOptions {
   /** Resume a session: the token and the IDs it belongs to. */
   accessToken?: string;
+  /** The refresh token of a resumed session: with it, a token the server refuses is renewed by itself. */
   refreshToken?: string;
+  /** The user the token belongs to (`@name:server`); learnt from `account.whoami()` when absent. */
   userId?: string;
+  /** The device the token belongs to (at most 255 characters); needed by `crypto.start()`. */
   deviceId?: string;
 }
 
 /** Stored credentials, as `setCredentials` and the constructor take them. */
 export interface StoredCredentials {
+  /** The access token to send from now on. */
   accessToken: string;
+  /** The refresh token; when absent, the one held is dropped and no refresh is possible. */
   refreshToken?: string;
+  /** The user the token belongs to; the one held is kept when absent. */
   userId?: string;
+  /** The device the token belongs to; the one held is kept when absent. */
   deviceId?: string;
 }
 
@@ -48,7 +56,8 @@ function checkCredentials(c: Partial<StoredCredentials>): void {
 /**
  * A stateful Matrix client: the homeserver's base URL and, once logged in, the access
  * token, user ID and device ID. Endpoints are grouped on `account`, `rooms`, `profile`,
- * `threepid`, `server`, `sync` and `media`; auth changes are emitted as typed events.
+ * `threepid`, `server`, `sync`, `media` and `crypto`; auth changes and the sync loop's
+ * events are emitted as typed events (SessionEvents).
  *
  * Subclassing: a subclass may replace a group with its own subclass of it,
  * `override readonly rooms = this.group(MyRooms)`, call `this.core.request(...)` for an
@@ -58,17 +67,36 @@ function checkCredentials(c: Partial<StoredCredentials>): void {
 export class MatrixSession<E extends SessionEvents = SessionEvents> extends SafeEmitter<E> {
   /** The request pipeline. Subclasses call `this.core.request(...)` for endpoints we do not wrap. */
   protected readonly core: RequestCore;
+  /** Login, registration, logout, password, deactivation, token refresh and global account data. */
   readonly account: Account;
+  /** Rooms: creation, membership, timeline and state, sending (text, media, replies), the directory, aliases, receipts. */
   readonly rooms: Rooms;
+  /** Profiles (display name, avatar, custom fields) and the user directory. */
   readonly profile: Profile;
+  /** Third-party identifiers (email addresses, phone numbers): validation, adding, removal, identity-server binding. */
   readonly threepid: Threepid;
+  /** The server itself: spec versions, capabilities, client-server discovery. */
   readonly server: Server;
+  /** The sync loop (`start`, `stop`, `events()`) and single sync requests (`once`). */
   readonly sync: Sync;
   /** End-to-end encryption: `start({ storeDir })` before syncing; see docs/encryption.md. */
   readonly crypto: Crypto;
   /** The content repository: uploads, downloads, thumbnails, mxc:// helpers (docs/media.md). */
   readonly media: Media;
 
+  /**
+   * Creates a session for one homeserver; no request is sent. With `accessToken` (and the
+   * IDs) it resumes a stored session.
+   *
+   * @param options `baseUrl` (required), the stored credentials to resume, and the request
+   *   core's settings: `timeoutMs`, `maxResponseBytes`, `maxRetries`, `maxRateLimitWaitMs`,
+   *   `backoffBaseMs`, `backoffMaxMs`, `logger`.
+   * @throws {ValidationError} when an option is invalid (a `baseUrl` that is not an http(s)
+   *   URL, a `userId` that is not a user ID, a timeout out of range, …).
+   * @example
+   * const session = new MatrixSession({ baseUrl: 'https://matrix.example.org' });
+   * const resumed = new MatrixSession({ baseUrl, accessToken, refreshToken, userId, deviceId });
+   */
   constructor(options: SessionOptions) {
     super();
     if (typeof options !== 'object' || options === null) throw new ValidationError('baseUrl', 'is required (options must be an object)');
@@ -104,15 +132,19 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     return new Group(this as unknown as MatrixSession, this.core);
   }
 
+  /** The homeserver's base URL, as given (trailing slashes dropped). */
   get baseUrl(): string {
     return this.core.baseUrl;
   }
+  /** True while an access token is held (it may still be refused by the server). */
   get isLoggedIn(): boolean {
     return this.core.credentials.accessToken !== undefined;
   }
+  /** The logged-in user's ID; kept after `sessionExpired`, cleared by a logout. */
   get userId(): string | undefined {
     return this.core.credentials.userId;
   }
+  /** This session's device ID; kept after `sessionExpired`, cleared by a logout. */
   get deviceId(): string | undefined {
     return this.core.credentials.deviceId;
   }
@@ -121,13 +153,21 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
   getAccessToken(): string | undefined {
     return this.core.credentials.accessToken;
   }
+  /** The refresh token, if one is held, for apps that store the session. Deliberately not a property. */
   getRefreshToken(): string | undefined {
     return this.core.credentials.refreshToken;
   }
 
   /**
    * Adopts stored credentials (e.g. after a restart) and emits `tokenChanged`. Both tokens
-   * are replaced; the user and device IDs only when given.
+   * are replaced (a missing `refreshToken` drops the one held); the user and device IDs
+   * only when given. Nothing is sent.
+   *
+   * @param c The access token, and optionally the refresh token, user ID and device ID.
+   * @throws {ValidationError} when `c` is not an object, `accessToken` is not a non-empty
+   *   string, or an ID is malformed. Thrown synchronously.
+   * @example
+   * session.setCredentials({ accessToken: stored.accessToken, refreshToken: stored.refreshToken });
    */
   setCredentials(c: StoredCredentials): void {
     check.object('credentials', c);
@@ -137,7 +177,15 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     this.notify('tokenChanged', { accessToken: c.accessToken, refreshToken: c.refreshToken });
   }
 
-  /** Aborts every request in flight, stops the sync loop and encryption (releasing its store); the session is unusable afterwards. */
+  /**
+   * Aborts every request in flight (they reject with AbortError), stops the sync loop and
+   * encryption (releasing its store). Every later request rejects with AbortError: the
+   * session cannot be used again. Calling it twice is harmless.
+   *
+   * @throws Nothing of its own: it resolves once the loop and encryption have stopped.
+   * @example
+   * process.once('SIGTERM', () => void session.close());
+   */
   async close(): Promise<void> {
     this.core.close();
     await this.sync.stop();
@@ -146,18 +194,40 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
 
   // SafeEmitter's overrides take `any`; these restore eventemitter3's typed signatures, so
   // listeners are checked against the event map E (a subclass's own events included).
+
+  /**
+   * Adds a listener for `event` (SessionEvents, SyncEvents, and a subclass's own). A listener
+   * that throws or returns a rejected promise does not break the emitter: it is reported as
+   * `listenerError` (and, for sync events, as `sync.error`), and the other listeners still run.
+   * The sync loop awaits promises its listeners return before it saves its position.
+   *
+   * @param event The event name, e.g. `room.message` or `tokenChanged`.
+   * @param fn The listener; its arguments are the event's tuple in the event map.
+   * @param context `this` for the listener.
+   * @throws Nothing: adding a listener cannot fail.
+   * @example
+   * session.on('room.message', (roomId, event) => console.log(roomId, event.sender, event.content.body));
+   * session.on('tokenChanged', ({ accessToken, refreshToken }) => store.save({ accessToken, refreshToken }));
+   */
   override on<K extends Events<E>>(event: K, fn: Listener<E, K>, context?: unknown): this {
     return super.on(event, fn, context);
   }
+  /** The same as `on`. */
   override addListener<K extends Events<E>>(event: K, fn: Listener<E, K>, context?: unknown): this {
     return super.addListener(event, fn, context);
   }
+  /** Like `on`, but the listener is removed after its first call. */
   override once<K extends Events<E>>(event: K, fn: Listener<E, K>, context?: unknown): this {
     return super.once(event, fn, context);
   }
+  /**
+   * Removes the listener `fn` of `event` (added with `on` or `once`), or every listener of
+   * `event` when `fn` is omitted; `context` and `once` narrow which ones, as in eventemitter3.
+   */
   override off<K extends Events<E>>(event: K, fn?: Listener<E, K>, context?: unknown, once?: boolean): this {
     return super.off(event, fn, context, once);
   }
+  /** The same as `off`. */
   override removeListener<K extends Events<E>>(event: K, fn?: Listener<E, K>, context?: unknown, once?: boolean): this {
     return super.removeListener(event, fn, context, once);
   }
@@ -178,10 +248,12 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
     this.notify('listenerError', { event: String(event), error });
   }
 
+  /** What `JSON.stringify` shows of the session: `{ baseUrl, userId, deviceId, isLoggedIn }`, never a token. */
   toJSON(): Record<string, unknown> {
     return { baseUrl: this.baseUrl, userId: this.userId, deviceId: this.deviceId, isLoggedIn: this.isLoggedIn };
   }
 
+  /** What `util.inspect` and `console.log` show: the class name and `toJSON()`, never a token. */
   [inspect.custom](_depth?: number, options?: InspectOptions): string {
     return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
   }

@@ -39,11 +39,17 @@ export interface ClientEvent<C = Record<string, unknown>> {
  * restored from a backup) or `red` (the device is not verified by its owner, or unknown).
  */
 export interface EventEncryptionInfo {
+  /** The algorithm the event was encrypted with. */
   algorithm: 'm.megolm.v1.aes-sha2';
+  /** The sender's device ID, when known; untrusted unless `shield` is `none`. */
   senderDevice?: string;
+  /** The Curve25519 key (unpadded base64) of the device that created the room key. */
   senderCurve25519Key: string;
+  /** The Ed25519 key that device claims, when known. */
   senderClaimedEd25519Key?: string;
+  /** The engine's trust verdict: `none`, `grey` or `red`, as described for EventEncryptionInfo. */
   shield: 'none' | 'grey' | 'red';
+  /** Why the shield is grey or red, in words to show the user, when the engine gives a reason. */
   shieldMessage?: string;
 }
 

@@ -2,16 +2,22 @@ import { check } from '../core/validate';
 
 /** An `auth` dictionary: a login body, or one answer to a user-interactive-auth stage. */
 export interface AuthDict {
+  /** The login type or UIA stage, e.g. `m.login.password`. */
   type: string;
+  /** The UIA session ID from the server's 401 (`runUia` sets it). */
   session?: string;
   [field: string]: unknown;
 }
 
+/** A validated 3PID session, as a `threepid.request*Token` call started it (in camelCase; sent as `threepid_creds`). */
 export interface ThreepidCreds {
+  /** The validation session's ID (`sid` of the requestToken answer). */
   sid: string;
+  /** The client secret the requestToken call was made with. */
   clientSecret: string;
   /** Only when an identity server did the validation. */
   idServer?: string;
+  /** An access token for that identity server; only with `idServer`. */
   idAccessToken?: string;
 }
 
@@ -40,11 +46,13 @@ export function authSecrets(auth: AuthDict | undefined): string[] {
  * `Auth.password('alice', 'pw')` works for `account.login` and for any UIA endpoint.
  */
 export const Auth = {
+  /** The m.login.dummy stage: nothing to prove (a registration flow's last step). */
   dummy: (): AuthDict => ({ type: 'm.login.dummy' }),
 
   /** A login token (m.login.token), e.g. from SSO or `login/get_token`. */
   token: (token: string): AuthDict => ({ type: 'm.login.token', token: check.string('token', token, { max: 4096 }) }),
 
+  /** The m.login.recaptcha stage, with the response the ReCAPTCHA widget gave. */
   recaptcha: (response: string): AuthDict => ({
     type: 'm.login.recaptcha',
     response: check.string('response', response, { max: 65536 }),
@@ -87,11 +95,13 @@ export const Auth = {
   /** A validated phone-number session (m.login.msisdn). */
   msisdn: (creds: ThreepidCreds): AuthDict => ({ type: 'm.login.msisdn', threepid_creds: threepidCreds(creds) }),
 
+  /** The m.login.registration_token stage: a token the server admin handed out (at most 64 characters). */
   registrationToken: (token: string): AuthDict => ({
     type: 'm.login.registration_token',
     token: check.string('token', token, { max: 64 }),
   }),
 
+  /** The m.login.terms stage: the user accepts the policies in the challenge's `params`. */
   terms: (): AuthDict => ({ type: 'm.login.terms' }),
 
   /** The same answer, attached to a UIA session. */

@@ -1,18 +1,25 @@
 import { MatrixError, ValidationError } from '../core/errors';
 import type { AuthDict } from './builders';
 
+/** One way through user-interactive auth, as the server lists it. */
 export interface UiaFlow {
+  /** The stage types to complete, in order, e.g. `['m.login.registration_token', 'm.login.dummy']`. */
   stages: string[];
 }
 
 /** What the server said in its 401: the flows, stage parameters and what is done so far. */
 export interface UiaContext {
+  /** The UIA session ID, sent back with every answer (absent before the server made one). */
   session?: string;
+  /** The flows the server offers (malformed ones left out). */
   flows: UiaFlow[];
+  /** Parameters by stage type, e.g. the ReCAPTCHA public key or the terms' policies; `{}` when none. */
   params: Record<string, unknown>;
+  /** The stages completed so far in this session. */
   completed: string[];
 }
 
+/** An answer to one stage: an auth dictionary, or undefined for "I cannot do this stage"; may be a promise. */
 export type StageAnswer = AuthDict | undefined | Promise<AuthDict | undefined>;
 
 /**

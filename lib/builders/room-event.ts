@@ -9,29 +9,55 @@ import type { ClientEvent } from '../types';
  * event is built, so every retry of the send reuses it and the server sends it once.
  */
 export interface RoomEvent<C = Record<string, unknown>> {
+  /** The room to send it to. */
   readonly roomId: string;
+  /** The event type, e.g. `m.room.message` (the type sent in clear; encrypted rooms get `m.room.encrypted`). */
   readonly type: string;
+  /** The event's content, as it goes on the wire. */
   readonly content: C;
+  /** The transaction ID: the server creates one event per txnId and device, however often it is sent. */
   readonly txnId: string;
 }
 
+/** The content of an m.text, m.notice or m.emote message (spec: m.room.message msgtypes). */
 export interface TextContent {
+  /** `m.text`, `m.notice` (from a bot) or `m.emote` (an action). */
   msgtype: 'm.text' | 'm.notice' | 'm.emote';
+  /** The plain text; for an HTML message, what clients without HTML show. */
   body: string;
+  /** `org.matrix.custom.html` when `formatted_body` is set. */
   format?: 'org.matrix.custom.html';
+  /** The HTML version of the message. */
   formatted_body?: string;
+  /** A relation to another event: a reply, or a message in a thread. */
   'm.relates_to'?: RelatesTo;
-  'm.mentions'?: { user_ids?: string[]; room?: boolean };
+  /** Who the message mentions (spec: User and room mentions); `{}` mentions nobody. */
+  'm.mentions'?: {
+    /** The users mentioned. */
+    user_ids?: string[];
+    /** True when the whole room is mentioned (`@room`). */
+    room?: boolean;
+  };
 }
 
+/** An event's `m.relates_to` (spec: Relationships): a thread, a replacement, an annotation, a reply. */
 export interface RelatesTo {
+  /** The relation: `m.thread`, `m.replace`, `m.annotation`, `m.reference`; absent for a plain reply. */
   rel_type?: string;
+  /** The event related to (a thread's root, the event replaced or annotated). */
   event_id?: string;
+  /** For `m.annotation`: the reaction key, usually an emoji. */
   key?: string;
+  /** In a thread: true when `m.in_reply_to` only points to the thread's latest event for clients without threads. */
   is_falling_back?: boolean;
-  'm.in_reply_to'?: { event_id: string };
+  /** A reply: the event answered. */
+  'm.in_reply_to'?: {
+    /** The ID of the event answered. */
+    event_id: string;
+  };
 }
 
+/** The msgtypes of a file message. */
 export type FileMsgtype = 'm.file' | 'm.image' | 'm.audio' | 'm.video';
 
 /** Metadata about a file (spec: m.room.message msgtypes; all optional). */
@@ -153,12 +179,24 @@ export interface EditContent {
   };
 }
 
+/** The content of an m.reaction event. */
 export interface ReactionContent {
-  'm.relates_to': { rel_type: 'm.annotation'; event_id: string; key: string };
+  /** The annotation of the event reacted to. */
+  'm.relates_to': {
+    /** Always `m.annotation`. */
+    rel_type: 'm.annotation';
+    /** The event reacted to. */
+    event_id: string;
+    /** The reaction, usually an emoji. */
+    key: string;
+  };
 }
 
 /** What a reply needs to know of the event it answers (a ClientEvent has all of it). */
-export type ReplyTarget = Pick<ClientEvent, 'room_id' | 'event_id' | 'sender'> & { content?: Record<string, unknown> };
+export type ReplyTarget = Pick<ClientEvent, 'room_id' | 'event_id' | 'sender'> & {
+  /** The answered event's content: its `m.relates_to` keeps the reply in the same thread. */
+  content?: Record<string, unknown>;
+};
 
 // Random per process, so IDs from a restarted process never collide with earlier ones
 // on the same device (the server scopes transaction IDs to the device).
@@ -223,8 +261,11 @@ function htmlToText(html: string): string {
 
 /** Builders for `rooms.sendEvent`, e.g. `RoomEvent.text(roomId, 'hello')`. */
 export const RoomEvent = {
+  /** An m.text message with a plain-text body (at most 65 536 characters). */
   text: (roomId: string, body: string, txnId?: string) => text('m.text', roomId, body, txnId),
+  /** An m.notice: the msgtype bots send, which other bots do not answer. */
   notice: (roomId: string, body: string, txnId?: string) => text('m.notice', roomId, body, txnId),
+  /** An m.emote, shown as an action (`* alice waves`). */
   emote: (roomId: string, body: string, txnId?: string) => text('m.emote', roomId, body, txnId),
 
   /** An HTML message; `plainBody` defaults to the HTML with its tags stripped. */

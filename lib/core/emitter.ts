@@ -19,19 +19,24 @@ export class SafeEmitter<E extends EventEmitter.ValidEventTypes> extends EventEm
   #collecting = false;
   #collected: Promise<unknown>[] | undefined;
 
+  /** Adds a listener; its failures are reported through `onListenerError`, never thrown into the emitter. */
   override on(event: any, fn: any, context?: any): this {
     return super.on(event, this.#wrap(event, fn) as any, context);
   }
+  /** The same as `on`. */
   override addListener(event: any, fn: any, context?: any): this {
     return this.on(event, fn, context);
   }
+  /** Like `on`, for one call only. */
   override once(event: any, fn: any, context?: any): this {
     return super.once(event, this.#wrap(event, fn) as any, context);
   }
+  /** Removes the listener `fn` (as passed to `on`), or every listener of `event` without `fn`. */
   override off(event: any, fn?: any, context?: any, once?: boolean): this {
     const wrapped = fn ? (this.#wrappers.get(fn)?.get(event) ?? fn) : undefined;
     return super.off(event, wrapped, context, once);
   }
+  /** The same as `off`. */
   override removeListener(event: any, fn?: any, context?: any, once?: boolean): this {
     return this.off(event, fn, context, once);
   }

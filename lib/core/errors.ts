@@ -5,7 +5,9 @@ import { boundedCopy, clip, MAX_ERROR_TEXT, redact, secretList } from './scrub';
  * access token, the Authorization header or a raw axios object (which would hold both).
  */
 export class MatrixSessionError extends Error {
+  /** The class's name (`MatrixError`, `TimeoutError`, …); unlike `instanceof`, it survives serialisation. */
   override name = 'MatrixSessionError';
+  /** The error's own fields with its `name` and `message` (no stack), for `JSON.stringify` and structured logs. */
   toJSON(): Record<string, unknown> {
     return { ...(this as object), name: this.name, message: this.message };
   }
@@ -13,7 +15,9 @@ export class MatrixSessionError extends Error {
 
 /** Where a request went: enough to debug, nothing secret (paths never hold tokens). */
 export interface RequestTarget {
+  /** The HTTP method. */
   method: string;
+  /** The request's encoded path, without the query string. */
   path: string;
 }
 
@@ -25,18 +29,27 @@ export interface RequestTarget {
  */
 export class MatrixError extends MatrixSessionError {
   override name = 'MatrixError';
+  /** The HTTP status of the reply, e.g. 403. */
   readonly httpStatus: number;
+  /** The spec's error code, e.g. `M_FORBIDDEN`; `M_UNKNOWN` when the body has none. */
   readonly errcode: string;
+  /** The server's `error` text (redacted, clipped to 4 096 characters); `HTTP <status>` when it has none. */
   readonly error: string;
   /** A bounded, redacted copy of the parsed error body. */
   readonly body: Record<string, unknown>;
   /** 429 and 503: from `Retry-After` (preferred) or `retry_after_ms`, when the server gave one. */
   readonly retryAfterMs?: number;
+  /** The body's `soft_logout` flag (on a 401 M_UNKNOWN_TOKEN): the device survives, a new login may reuse it. */
   readonly softLogout: boolean;
+  /** The HTTP method of the request. */
   readonly method: string;
+  /** The request's encoded path, without the query string. */
   readonly path: string;
 
   /**
+   * @param target The request's method and path.
+   * @param httpStatus The reply's status.
+   * @param retryAfterMs The delay the server asked for, if any.
    * @param body The parsed error body; it is copied (bounded) and not kept itself.
    * @param secrets Strings to replace with `[redacted]` wherever the server's text holds
    *   them (the request core passes the tokens and the request's passwords).
@@ -73,7 +86,9 @@ export class MatrixError extends MatrixSessionError {
 export class ValidationError extends MatrixSessionError {
   override name = 'ValidationError';
   constructor(
+    /** The parameter (or field path, e.g. `opts.limit`) that was refused. */
     readonly parameter: string,
+    /** The rule it broke, e.g. `must be a room ID like !opaque:example.org`. It never repeats the value. */
     readonly rule: string,
   ) {
     super(`Invalid ${parameter}: ${rule}`);
@@ -85,7 +100,9 @@ export class InvalidResponseError extends MatrixSessionError {
   override name = 'InvalidResponseError';
   constructor(
     target: RequestTarget,
+    /** The reply's HTTP status; 0 for a redirect that could not be followed. */
     readonly httpStatus: number,
+    /** What was wrong, e.g. `the body is not a JSON object or array`; never the body's values. */
     readonly reason: string,
   ) {
     super(`Invalid response to ${target.method} ${target.path} (HTTP ${httpStatus}): ${reason}`);
@@ -113,8 +130,9 @@ export class ConnectionError extends MatrixSessionError {
  */
 export class ResponseTooLargeError extends MatrixSessionError {
   override name = 'ResponseTooLargeError';
-  /** The request's method and (encoded) path. */
+  /** The request's method. */
   readonly method: string;
+  /** The request's encoded path, without the query string. */
   readonly path: string;
   constructor(
     target: RequestTarget,
@@ -132,6 +150,7 @@ export class TimeoutError extends MatrixSessionError {
   override name = 'TimeoutError';
   constructor(
     target: RequestTarget,
+    /** The time limit that passed, in ms (also the idle limit of a streamed body). */
     readonly timeoutMs: number,
   ) {
     super(`No response within ${timeoutMs} ms to ${target.method} ${target.path}`);

@@ -34,6 +34,10 @@ function encode(name: string, value: string): string {
   }
 }
 
+/**
+ * A value of `RequestSpec.query`: a string, number or boolean (sent as its string form), a
+ * string array (the key is repeated, `?via=a&via=b`) or undefined (the key is left out).
+ */
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
 
 /** `?a=1&via=x&via=y`: arrays repeat the key, as the Matrix spec wants; undefined is left out. */

@@ -59,6 +59,7 @@ const STREAM_ERROR_BODY_BYTES = 256 * 1024;
 /** Redirects followed where an endpoint allows them (media downloads, discovery). */
 const MAX_REDIRECTS = 5;
 
+/** The HTTP methods the Client-Server API uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Options every public method takes as its last argument. */
@@ -76,9 +77,11 @@ export interface RequestOptions {
 
 /** One endpoint call, as a resource method describes it to the core. */
 export interface RequestSpec {
+  /** The HTTP method. */
   method: HttpMethod;
   /** Built with the `path` tag, so every parameter is already encoded. */
   path: string;
+  /** The query string's parameters, encoded by the core (see QueryValue). */
   query?: Record<string, QueryValue>;
   /** Sent as JSON. */
   body?: unknown;
@@ -124,7 +127,9 @@ export interface RequestSpec {
   secrets?: ReadonlyArray<string | undefined>;
 }
 
+/** The request core's settings: the homeserver, time and size limits, retries, logging (all but `baseUrl` optional). */
 export interface CoreOptions extends Partial<RetrySettings> {
+  /** The homeserver, `http://` or `https://`, optionally with a path; no query, fragment or user info. */
   baseUrl: string;
   /** Default per-attempt timeout, 30 s. */
   timeoutMs?: number;
@@ -133,7 +138,7 @@ export interface CoreOptions extends Partial<RetrySettings> {
    * larger one fails with ResponseTooLargeError and its connection is closed unread.
    */
   maxResponseBytes?: number;
-  /** Gets one line per request and per response. Never given tokens, passwords or bodies. */
+  /** Gets one line per attempt and one per outcome (method, path, status, time). Never given tokens, passwords, queries or bodies. */
   logger?: (line: string) => void;
 }
 
@@ -173,9 +178,13 @@ type Outcome = { response: AxiosResponse<string>; streamed?: StreamedResponse } 
  * transient-failure retries, token refresh.
  */
 export class RequestCore {
+  /** The tokens and IDs the core sends and renews. */
   readonly credentials = new Credentials();
+  /** The homeserver's base URL, without trailing slashes. */
   readonly baseUrl: string;
+  /** The session's retry settings, with the defaults filled in. */
   readonly retry: RetrySettings;
+  /** The default per-attempt timeout in ms (`timeoutMs`, default 30 s). */
   readonly timeoutMs: number;
   /** The session's reply size cap in bytes (`maxResponseBytes`, default 64 MiB). */
   readonly maxResponseBytes: number;
@@ -243,6 +252,7 @@ export class RequestCore {
     });
   }
 
+  /** True once `close()` was called: every request then fails with AbortError. */
   get closed(): boolean {
     return this.#closed.signal.aborted;
   }
@@ -255,10 +265,32 @@ export class RequestCore {
   }
 
   /**
-   * Sends one request through the pipeline and returns the parsed JSON reply.
+   * Sends one request through the pipeline and returns the parsed JSON reply. Safe requests
+   * are retried after transient failures, any request after a 429 (within `maxRetries`); a
+   * refused token is renewed once with the refresh token and the request repeated.
    *
-   * @throws {MatrixError} the server's error reply; {@link ValidationError} bad input;
-   *   ConnectionError, TimeoutError, AbortError, ResponseTooLargeError, InvalidResponseError.
+   * @param spec The endpoint call: method, path (built with the `path` tag), query, body,
+   *   auth, idempotency, and what a 2xx body must hold (`required`, `fields`).
+   * @param options `signal`, `timeoutMs`, `maxRetries` for this call.
+   * @throws {MatrixError} the server's error reply (after the retries it allows).
+   * @throws {ValidationError} bad options, a body that is not serialisable as JSON, a bad raw body.
+   * @throws {NotLoggedInError} `auth: 'required'` (the default) without an access token.
+   * @throws {InvalidResponseError} a 2xx body that is not JSON or lacks a `required` / `fields` entry.
+   * @throws {ConnectionError} the network failed (ECONNREFUSED, ECONNRESET, a truncated body).
+   * @throws {TimeoutError} an attempt got no reply within `timeoutMs`, and it was not retried.
+   * @throws {AbortError} `options.signal` fired or the session was closed.
+   * @throws {ResponseTooLargeError} the reply was larger than `maxResponseBytes`.
+   * @throws {BodyLengthError} a raw body gave more or fewer bytes than its declared length.
+   * @throws {BodyReadError} a raw body's source failed while it was read.
+   * @example
+   * class MyClient extends MatrixSession {
+   *   devices(options?: RequestOptions) {
+   *     return this.core.request<{ devices: { device_id: string }[] }>(
+   *       { method: 'GET', path: '/_matrix/client/v3/devices', required: ['devices'] },
+   *       options,
+   *     );
+   *   }
+   * }
    */
   request<T>(spec: RequestSpec, options: RequestOptions = {}): Promise<T> {
     return this.#exchange<T>(spec, options, false);
@@ -269,9 +301,20 @@ export class RequestCore {
    * media download). A Content-Length above `spec.maxResponseBytes` (default: the session's
    * `maxResponseBytes`) is refused before the body is read. Error replies still become a
    * MatrixError, and are retried like any other until a 2xx arrives; the stream itself is
-   * never retried.
+   * never retried. The stream's own failures are described at StreamedResponse.
    *
+   * @param spec As for `request`; `maxResponseBytes` bounds the streamed body.
+   * @param options `signal`, `timeoutMs` (also the idle limit while the body is read), `maxRetries`.
    * @throws {ResponseTooLargeError} when the Content-Length says the body is too large.
+   * @throws {MatrixError} the server's error reply; and every other error of `request`.
+   * @example
+   * // in a MatrixSession subclass
+   * const { stream } = await this.core.stream({
+   *   method: 'GET',
+   *   path: path`/_matrix/client/v1/media/download/${serverName}/${mediaId}`,
+   *   maxResponseBytes: 10 * 2 ** 20,
+   * });
+   * await pipeline(stream, createWriteStream('./download'));
    */
   stream(spec: RequestSpec, options: RequestOptions = {}): Promise<StreamedResponse> {
     return this.#exchange<StreamedResponse>(spec, options, true);

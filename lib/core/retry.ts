@@ -9,6 +9,7 @@ export interface RetrySettings {
   maxRateLimitWaitMs: number;
   /** Exponential backoff for transient failures: base * 2^attempt, jittered, capped. */
   backoffBaseMs: number;
+  /** The cap of that backoff, in ms. */
   backoffMaxMs: number;
 }
 

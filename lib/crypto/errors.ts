@@ -11,8 +11,12 @@ export class CryptoError extends MatrixSessionError {
 /** `crypto.start()` could not load the engine: the optional peer dependency is not installed. */
 export class CryptoPackageMissingError extends CryptoError {
   override name = 'CryptoPackageMissingError';
+  /** The package to install: `@matrix-org/matrix-sdk-crypto-wasm`. */
   readonly packageName = WASM_PACKAGE;
-  constructor(override readonly cause?: unknown) {
+  constructor(
+    /** The error `require` threw. */
+    override readonly cause?: unknown,
+  ) {
     super(`End-to-end encryption needs the package ${WASM_PACKAGE} (npm install ${WASM_PACKAGE}@18)`);
   }
 }
@@ -21,6 +25,7 @@ export class CryptoPackageMissingError extends CryptoError {
 export class CryptoStoreLockedError extends CryptoError {
   override name = 'CryptoStoreLockedError';
   constructor(
+    /** The lock file's path, inside the store folder. */
     readonly lockFile: string,
     /** The pid written in the lock file, when readable. */
     readonly ownerPid: number | undefined,
@@ -42,6 +47,7 @@ export class CryptoStoreError extends CryptoError {
   override name = 'CryptoStoreError';
   constructor(
     message: string,
+    /** The underlying error (a file-system or engine error), when there is one. */
     override readonly cause?: unknown,
   ) {
     super(message);
@@ -54,7 +60,10 @@ export class CryptoStoreError extends CryptoError {
  */
 export class CryptoNotStartedError extends CryptoError {
   override name = 'CryptoNotStartedError';
-  constructor(readonly roomId: string) {
+  constructor(
+    /** The encrypted room the message was for. */
+    readonly roomId: string,
+  ) {
     super(`Room ${roomId} is encrypted: start encryption (session.crypto.start) before sending into it`);
   }
 }

@@ -5,8 +5,11 @@ import type { JoinedRoom, SyncResponse, SyncRoomEvent } from '../types';
 
 /** `m.room.encryption` content, as far as the SDK reads it. */
 export interface RoomEncryptionContent {
+  /** The algorithm; the SDK encrypts only with `m.megolm.v1.aes-sha2`. */
   algorithm: string;
+  /** How long a room key is used before a new one is made, in ms. */
   rotation_period_ms?: number;
+  /** How many messages a room key encrypts before a new one is made. */
   rotation_period_msgs?: number;
   [field: string]: unknown;
 }

@@ -8,29 +8,49 @@ import { check } from '../core/validate';
 import type { AuthInfo } from '../events';
 import { Resource } from './resource';
 
+/** The answer of GET /login (`account.loginFlows`). */
 export interface LoginFlows {
-  flows: Array<{ type: string; get_login_token?: boolean; [k: string]: unknown }>;
+  /** The login types the server accepts, in the order it lists them. */
+  flows: Array<{
+    /** The login type, sent as the `type` of a login body, e.g. `m.login.password` or `m.login.token`. */
+    type: string;
+    /** For `m.login.token`: whether the server offers POST /login/get_token (spec v1.7). */
+    get_login_token?: boolean;
+    [k: string]: unknown;
+  }>;
 }
 
+/** What `account.login` (and `register`) take besides the auth body. */
 export interface LoginOptions {
   /** Reuse a device (keeps its keys and history); the server makes one up otherwise. */
   deviceId?: string;
+  /** The display name of a device the server creates; ignored when `deviceId` names an existing one. */
   initialDeviceDisplayName?: string;
   /** Ask for a refresh token; the session then renews its access token by itself. */
   refreshToken?: boolean;
 }
 
+/** The answer of POST /login (and of a guest registration), checked before the session adopts it. */
 export interface LoginResponse {
+  /** The account's full user ID. */
   user_id: string;
+  /** The new access token (the session now sends it). */
   access_token: string;
+  /** The device logged in: the one asked for, or a new one. */
   device_id: string;
+  /** Present when a refresh token was asked for and the server issues them. */
   refresh_token?: string;
+  /** The access token's lifetime in ms; absent when it does not expire. */
   expires_in_ms?: number;
+  /** Client configuration the server suggests, in the form of `/.well-known/matrix/client`; not checked. */
   well_known?: Record<string, unknown>;
 }
 
+/** What `account.register` takes. */
 export interface RegisterOptions extends LoginOptions {
+  /** The desired localpart (`alice` for `@alice:server`); the server picks one when absent. */
   username?: string;
+  /** The new account's password. */
   password?: string;
   /** How to answer user-interactive auth; by default only the m.login.dummy stage is answered. */
   auth?: UiaAuth;
@@ -38,28 +58,46 @@ export interface RegisterOptions extends LoginOptions {
   inhibitLogin?: boolean;
 }
 
+/** The answer of POST /register; the tokens and device are absent with `inhibitLogin`. */
 export interface RegisterResponse {
+  /** The new account's full user ID. */
   user_id: string;
+  /** The new access token; absent with `inhibitLogin`. */
   access_token?: string;
+  /** The new device; absent with `inhibitLogin`. */
   device_id?: string;
+  /** Present when a refresh token was asked for and the server issues them. */
   refresh_token?: string;
+  /** The access token's lifetime in ms; absent when it does not expire. */
   expires_in_ms?: number;
 }
 
+/** The answer of GET /account/whoami. */
 export interface WhoAmI {
+  /** The user the token belongs to. */
   user_id: string;
+  /** The token's device; absent when it has none (an application service's token). */
   device_id?: string;
+  /** True for a guest account; absent or false otherwise. */
   is_guest?: boolean;
 }
 
+/** What `account.deactivate` takes. */
 export interface DeactivateOptions {
+  /** How to answer user-interactive auth, usually `Auth.password(userId, password)`; without it the 401 challenge is thrown. */
   auth?: UiaAuth;
+  /** The identity server to unbind the account's 3PIDs from; by default the one each was bound through. */
   idServer?: string;
   /** Ask the server to forget the account's messages too (GDPR erasure). */
   erase?: boolean;
 }
 
+/** What a deactivation or a 3PID removal says of the identity-server bindings. */
 export interface IdServerUnbindResult {
+  /**
+   * `success`: every binding was removed from the identity server. `no-support`: at least one
+   * could not be (the identity server refused, or the homeserver did not know which one).
+   */
   id_server_unbind_result: 'success' | 'no-support';
 }
 
@@ -85,13 +123,28 @@ function checkLoginOptions(o: LoginOptions): void {
   check.optional(o.refreshToken, (v) => check.bool('refreshToken', v));
 }
 
+/** `session.account`: login, registration, logout, password, deactivation, token refresh and global account data. */
 export class Account extends Resource {
   /** GET /login: the login types the server accepts. */
   loginFlows(options?: RequestOptions): Promise<LoginFlows> {
     return this.core.request({ method: 'GET', path: '/_matrix/client/v3/login', auth: 'none', required: ['flows'] }, options);
   }
 
-  /** POST /login with an `Auth` body (e.g. `Auth.password(user, pw)`); the session is logged in afterwards. */
+  /**
+   * POST /login with an `Auth` body (e.g. `Auth.password(user, pw)`); the session adopts the
+   * new token, user ID and device ID, and emits `login`. Every field of the reply the session
+   * takes is checked first. Not retried once it may have reached the server.
+   *
+   * @param auth A login body from `Auth.*`: `Auth.password`, `Auth.token`, `Auth.passwordByThreepid`, …
+   * @param opts `deviceId` to reuse a device, `initialDeviceDisplayName`, `refreshToken: true`.
+   * @throws {ValidationError} when `auth` has no `type`, or an option is invalid; nothing is sent.
+   * @throws {MatrixError} e.g. 403 M_FORBIDDEN (wrong password), 429 M_LIMIT_EXCEEDED beyond the retries.
+   * @throws {InvalidResponseError} when the reply lacks a valid `user_id`, `access_token` or `device_id`;
+   *   the session keeps what it had.
+   * @example
+   * await session.account.login(Auth.password('alice', password), { refreshToken: true });
+   * await session.account.login(Auth.token(loginToken), { initialDeviceDisplayName: 'laptop' });
+   */
   async login(auth: AuthDict, opts: LoginOptions = {}, options?: RequestOptions): Promise<LoginResponse> {
     if (typeof auth !== 'object' || auth === null || typeof auth.type !== 'string') {
       throw new ValidationError('auth', 'must be an auth dictionary with a type, e.g. Auth.password(user, password)');
@@ -137,7 +190,19 @@ export class Account extends Resource {
 
   /**
    * POST /register, running user-interactive auth with `opts.auth` (by default the dummy
-   * stage only). Logs the session in unless `inhibitLogin`.
+   * stage only). Logs the session in unless `inhibitLogin`, and emits `register`.
+   *
+   * @param opts `username`, `password`, `auth` (see UiaAuth), `inhibitLogin`, and the login
+   *   options `deviceId`, `initialDeviceDisplayName`, `refreshToken`.
+   * @throws {ValidationError} on bad options; nothing is sent.
+   * @throws {MatrixError} e.g. 400 M_USER_IN_USE or M_INVALID_USERNAME, 403 when registration
+   *   is off, or the 401 challenge when no answer fits a stage (`isUserInteractiveAuth`).
+   * @throws {InvalidResponseError} when the reply's `user_id`, tokens or device ID are malformed.
+   * @example
+   * await session.account.register({ username: 'alice', password });
+   * // a server that asks for a registration token (Synapse: then the dummy stage)
+   * const auth = { 'm.login.registration_token': Auth.registrationToken(token), 'm.login.dummy': Auth.dummy() };
+   * await session.account.register({ username, password, auth });
    */
   async register(opts: RegisterOptions = {}, options?: RequestOptions): Promise<RegisterResponse> {
     checkLoginOptions(opts);

@@ -19,6 +19,7 @@ export type { BackupRestoreResult, RoomEncryptionContent } from '../crypto/room-
 
 const MEGOLM = 'm.megolm.v1.aes-sha2';
 
+/** What `crypto.start` takes. */
 export interface CryptoStartOptions {
   /**
    * The folder that holds this device's crypto state (created if missing, mode 0700): keep
@@ -29,6 +30,7 @@ export interface CryptoStartOptions {
   passphrase?: string;
 }
 
+/** What `crypto.bootstrapCrossSigning` takes. */
 export interface BootstrapCrossSigningOptions {
   /** User-interactive auth for the key upload, answered like `account.changePassword`'s. The first upload usually needs none. */
   auth?: UiaAuth;
@@ -38,10 +40,17 @@ export interface BootstrapCrossSigningOptions {
 
 /** `session.crypto.status()`. */
 export interface CryptoStatus {
+  /** Whether encryption is running; the other fields are present only when it is. */
   started: boolean;
+  /** The device encryption runs for. */
   deviceId?: string;
   /** This device's identity keys (unpadded base64). */
-  identityKeys?: { curve25519: string; ed25519: string };
+  identityKeys?: {
+    /** The Curve25519 key (Olm sessions). */
+    curve25519: string;
+    /** The Ed25519 key (signatures; what a device fingerprint shows). */
+    ed25519: string;
+  };
   /** The key backup being written to, if any. */
   backupVersion?: string;
 }
@@ -50,7 +59,9 @@ export interface CryptoStatus {
 export class UndecryptableEventError extends CryptoError {
   override name = 'UndecryptableEventError';
   constructor(
+    /** The event's ID, when it had one. */
     readonly eventId: string | undefined,
+    /** Why it could not be decrypted: the engine's code and reason. */
     readonly info: UndecryptableInfo,
   ) {
     super(`Event ${eventId ?? '(no ID)'} cannot be decrypted: ${info.code} (${info.reason})`);
@@ -82,7 +93,9 @@ export class Crypto extends Resource {
    * starting) with the same folder does nothing more.
    *
    * @param opts `storeDir` (required) and `passphrase`.
+   * @throws ValidationError when `storeDir` or `passphrase` is not a string.
    * @throws NotLoggedInError without an access token, user ID or device ID.
+   * @throws CryptoError when encryption is already started with another `storeDir`.
    * @throws CryptoPackageMissingError when `@matrix-org/matrix-sdk-crypto-wasm` is not installed.
    * @throws CryptoStoreLockedError when another session or process has the store open.
    * @throws CryptoPassphraseError when the passphrase is not the store's.
@@ -148,6 +161,9 @@ export class Crypto extends Resource {
    * and signs this device with them, so other users' clients show it as verified by its
    * owner. Resolves with false when the keys were already held (and `reset` not asked for).
    *
+   * @param opts `auth` to answer the server's user-interactive auth for the key upload;
+   *   `reset: true` to make new keys even if they are held.
+   * @throws ValidationError on bad options.
    * @throws CryptoError before `start()`.
    * @throws MatrixError when the server refuses the upload (e.g. UIA that `auth` cannot answer).
    * @example
@@ -173,6 +189,7 @@ export class Crypto extends Resource {
    * `decodeRecoveryKey` reads.
    *
    * @throws CryptoError before `start()`.
+   * @throws MatrixError when the server refuses to create the backup.
    * @example
    * const recoveryKey = await session.crypto.createBackup(); // 'EsTX stPZ WWhE …'
    */
@@ -189,9 +206,12 @@ export class Crypto extends Resource {
    *   `encodeRecoveryKey` of the backup's private key); whitespace is ignored. For keys saved
    *   from earlier versions of this SDK, the private key in base64 is accepted too. Element's
    *   "Recovery key" is a secret-storage key, not this one (secret storage is not supported).
+   * @throws ValidationError when `recoveryKey` is not a string.
    * @throws RecoveryKeyError (a ValidationError) when the key is malformed: its `problem` is
    *   `encoding`, `length`, `prefix` or `parity`.
-   * @throws CryptoError when the key is not the current backup's, or before `start()`.
+   * @throws CryptoError when the key is not the current backup's, when the server's backup
+   *   uses an algorithm this SDK cannot read, or before `start()`.
+   * @throws MatrixError e.g. 404 M_NOT_FOUND when the server holds no backup.
    * @example
    * const { imported } = await session.crypto.restoreBackup(process.env.RECOVERY_KEY!);
    */

@@ -225,6 +225,9 @@ export class Media extends Resource {
    * checked against its hash at the end. Redirects (to a CDN) are followed, without the
    * Authorization header to another origin.
    *
+   * @param source An `mxc://` URI, or the `file` of an event in an encrypted room.
+   * @param opts `maxBytes` (default: the session's `maxResponseBytes`), `waitForUploadMs`, and
+   *   the per-request `signal`, `timeoutMs`, `maxRetries`.
    * @throws {ValidationError} a bad URI or `file`.
    * @throws {ResponseTooLargeError} when the Content-Length is above `maxBytes`; nothing is read.
    * @throws {MatrixError} 404 M_NOT_FOUND, 504 M_NOT_YET_UPLOADED, …
@@ -259,7 +262,15 @@ export class Media extends Resource {
    * path never holds a partial or unverified file; on any failure the temporary file is
    * removed and nothing is left. An existing file at `filePath` is replaced.
    *
-   * @throws {ValidationError} when the folder cannot be written (before any request).
+   * @param source An `mxc://` URI, or the `file` of an event in an encrypted room (decrypted
+   *   and checked against its hash before the file appears).
+   * @param filePath Where to write it; its folder must exist.
+   * @param opts As for `download`.
+   * @throws {ValidationError} when the folder cannot be written (before any request), or a bad source.
+   * @throws {MatrixError} e.g. 404 M_NOT_FOUND.
+   * @throws {ResponseTooLargeError} when the body is larger than `maxBytes`.
+   * @throws {AttachmentHashError} when an encrypted attachment does not match its hash.
+   * @throws {ConnectionError} `ERR_RESPONSE_TRUNCATED` when the body was cut short; {@link TimeoutError} when it stalled.
    * @example
    * await session.media.downloadToFile(mxc, './downloads/cat.png');
    */

@@ -6,19 +6,26 @@ import { Resource } from './resource';
 
 /** GET /profile/{userId}: every field is optional; since 1.16 custom fields may follow. */
 export interface UserProfile {
+  /** The user's display name, if set. */
   displayname?: string;
+  /** The user's avatar (mxc:// URI), if set. */
   avatar_url?: string;
+  /** The user's time zone, an IANA name such as `Europe/Paris` (not checked: may be invalid), if set (spec v1.16). */
   'm.tz'?: string;
   [field: string]: unknown;
 }
 
+/** One user found by `profile.searchUsers`. */
 export interface UserDirectoryResult {
+  /** The user's ID. */
   user_id: string;
   /** Absent or null (Synapse sends null) when the user has none. */
   display_name?: string | null;
+  /** The user's avatar (mxc:// URI); absent or null when none. */
   avatar_url?: string | null;
 }
 
+/** The answer of POST /user_directory/search. */
 export interface UserDirectorySearch {
   /** Ordered by rank, then by whether profile info is available. */
   results: UserDirectoryResult[];
@@ -26,6 +33,7 @@ export interface UserDirectorySearch {
   limited: boolean;
 }
 
+/** What `profile.searchUsers` takes besides the term. */
 export interface SearchUsersOptions {
   /** The most results to return; the server's default is 10. */
   limit?: number;
@@ -58,6 +66,7 @@ function checkValue(key: string, v: unknown): unknown {
   return v;
 }
 
+/** `session.profile`: users' profiles (display name, avatar, custom fields) and the user directory. */
 export class Profile extends Resource {
   /** GET /profile/{userId}: the whole public profile. Sends the token when held (some servers require it). */
   async get(userId: string, options?: RequestOptions): Promise<UserProfile> {

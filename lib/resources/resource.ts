@@ -8,7 +8,9 @@ import type { MatrixSession } from '../session';
  */
 export abstract class Resource {
   constructor(
+    /** The session the group belongs to (other groups, events: `this.session.emit(...)`). */
     protected readonly session: MatrixSession,
+    /** The session's request pipeline: `this.core.request(...)` for an endpoint of the group. */
     protected readonly core: RequestCore,
   ) {}
 

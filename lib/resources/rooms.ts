@@ -9,40 +9,67 @@ import { sendMedia, type SendMediaOptions, type SentMedia } from '../media/send'
 import type { ClientEvent } from '../types';
 import { Resource } from './resource';
 
+/**
+ * The default state of a new room: `private_chat` (invite only, shared history, guests can
+ * join), `trusted_private_chat` (the same, invitees get the creator's power level),
+ * `public_chat` (anyone may join, guests may not). By default the server derives it from
+ * `visibility`.
+ */
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
+/** Whether a room is listed in the server's published room directory. */
 export type Visibility = 'public' | 'private';
+/** A user's membership state in a room (`m.room.member`'s `membership`). */
 export type Membership = 'join' | 'invite' | 'knock' | 'leave' | 'ban';
+/** A receipt: public read receipt, private one (only the user's own clients see it), or the fully-read marker. */
 export type ReceiptType = 'm.read' | 'm.read.private' | 'm.fully_read';
 
 /** A third-party invite at room creation; it needs an identity server. */
 export interface Invite3pid {
+  /** The identity server to look the address up on (host and port). */
   idServer: string;
+  /** An access token registered with that identity server. */
   idAccessToken: string;
+  /** The kind of address, e.g. `email`. */
   medium: string;
+  /** The invitee's address. */
   address: string;
 }
 
 /** A state event set at creation: a StateEvent without the roomId. */
 export interface InitialStateEvent {
+  /** The event type, e.g. `m.room.join_rules`. */
   type: string;
+  /** The state key; `''` when absent. */
   stateKey?: string;
+  /** The event's content. */
   content: Record<string, unknown>;
 }
 
+/** What `rooms.create` takes (all optional; sent in the spec's snake_case). */
 export interface CreateRoomOptions {
   /** In the published room directory or not; `private` by default. */
   visibility?: Visibility;
   /** The local part of an alias to create, e.g. `team` for #team:server. */
   roomAliasName?: string;
+  /** The room's name (an `m.room.name` event); wins over one in `initialState`. */
   name?: string;
+  /** The room's plain-text topic (an `m.room.topic` event); wins over one in `initialState`. */
   topic?: string;
+  /** User IDs to invite. */
   invite?: string[];
+  /** Third-party IDs (email addresses) to invite through an identity server. */
   invite3pid?: Invite3pid[];
+  /** The room version, e.g. `'11'`; the server's default when absent (400 M_UNSUPPORTED_ROOM_VERSION if unknown). */
   roomVersion?: string;
+  /** Extra content of the `m.room.create` event, e.g. `{ 'm.federate': false }` or a `type` like `m.space`. */
   creationContent?: Record<string, unknown>;
+  /** State events to set at creation; they win over the preset's. */
   initialState?: InitialStateEvent[];
+  /** The default state for the kind of room; the server derives it from `visibility` when absent. */
   preset?: Preset;
+  /** Marks the invites as a direct chat (`is_direct` on their `m.room.member` events). */
   isDirect?: boolean;
+  /** Applied on top of the default `m.room.power_levels` content, e.g. `{ events_default: 50 }`. */
   powerLevelContentOverride?: Record<string, unknown>;
   /** Adds `m.room.encryption` (`m.megolm.v1.aes-sha2`) to the initial state: an end-to-end encrypted room. */
   encrypted?: boolean;
@@ -50,120 +77,195 @@ export interface CreateRoomOptions {
 
 /** Proof of a third-party invite (spec: definitions/third_party_signed.yaml), sent as is: it is signed. */
 export interface ThirdPartySigned {
+  /** The user who issued the invite. */
   sender: string;
+  /** The invitee's user ID. */
   mxid: string;
+  /** The state key of the `m.third_party_invite` event. */
   token: string;
+  /** Signatures of the whole object: server name → key ID → signature. */
   signatures: Record<string, Record<string, string>>;
 }
 
+/** What `rooms.join` takes. */
 export interface JoinOptions {
   /** Servers to try the join through (needed for a room ID the server does not know). */
   via?: string[];
+  /** Why the user joins; shown in the membership event. */
   reason?: string;
+  /** The signed proof of a third-party invite this join accepts. */
   thirdPartySigned?: ThirdPartySigned;
 }
 
+/** An answer naming a room: `rooms.create` and `rooms.join`. */
 export interface RoomIdResponse {
+  /** The room's ID. */
   room_id: string;
 }
 
+/** An answer naming the event a call created: every send, state event and redaction. */
 export interface EventIdResponse {
+  /** The new event's ID. */
   event_id: string;
 }
 
+/** The answer of GET /joined_rooms. */
 export interface JoinedRooms {
+  /** The IDs of the rooms the user is joined to. */
   joined_rooms: string[];
 }
 
+/** `m.room.member` content (spec: m.room.member), as far as the SDK types it; nothing in it is checked. */
 export interface MemberContent {
+  /** The user's membership. */
   membership: Membership;
+  /** The user's display name in the room; absent or null when none. */
   displayname?: string | null;
+  /** The user's avatar in the room (mxc:// URI). */
   avatar_url?: string;
+  /** The reason given for the change (a kick, a ban, a leave). */
   reason?: string;
+  /** On an invite: set by the inviter when the room is a direct chat. */
   is_direct?: boolean;
   [field: string]: unknown;
 }
 
+/** What `rooms.members` takes. */
 export interface MembersOptions {
   /** A pagination token: the membership at that point of the timeline. */
   at?: string;
+  /** Only members with this membership. */
   membership?: Membership;
+  /** Leave out members with this membership. */
   notMembership?: Membership;
 }
 
+/** The answer of GET /rooms/{roomId}/members. */
 export interface Members {
+  /** The room's `m.room.member` state events. */
   chunk: ClientEvent<MemberContent>[];
 }
 
+/** The answer of GET /rooms/{roomId}/joined_members. */
 export interface JoinedMembers {
-  joined: Record<string, { display_name?: string; avatar_url?: string }>;
+  /** Each joined user's ID → their profile in the room. */
+  joined: Record<
+    string,
+    {
+      /** Their display name in the room, if any. */
+      display_name?: string;
+      /** Their avatar in the room (mxc:// URI), if any. */
+      avatar_url?: string;
+    }
+  >;
 }
 
+/** What `rooms.messages` takes. */
 export interface MessagesOptions {
   /** Where to start; by default the end of the timeline (dir 'b') or its start (dir 'f'). */
   from?: string;
   /** 'b' (backwards, the default) or 'f'. */
   dir?: 'b' | 'f';
+  /** A token to stop at (a `prev_batch` / `next_batch` of sync, or an `end`). */
   to?: string;
+  /** The most events to return (at least 1); the server's default is 10. */
   limit?: number;
   /** A RoomEventFilter, sent as JSON. */
   filter?: Record<string, unknown>;
 }
 
+/** One page of a room's timeline (GET /rooms/{roomId}/messages). */
 export interface Messages {
+  /** The token of the page's start (the `from` given, when one was). */
   start: string;
   /** Absent when there is nothing more in this direction. */
   end?: string;
+  /**
+   * The events: newest first for `dir: 'b'`, oldest first for `'f'`. An empty chunk does not
+   * mean the end; only a missing `end` does.
+   */
   chunk: ClientEvent[];
+  /** State events needed to show the chunk (e.g. members, with lazy loading in the filter). */
   state?: ClientEvent[];
 }
 
+/** A room of the published room directory. */
 export interface PublicRoom {
+  /** The room's ID. */
   room_id: string;
+  /** How many users are joined. */
   num_joined_members: number;
+  /** Whether users may read it without joining. */
   world_readable: boolean;
+  /** Whether guest users may join. */
   guest_can_join: boolean;
+  /** The room's canonical alias, if any. */
   canonical_alias?: string;
+  /** The room's name, if any. */
   name?: string;
+  /** The room's plain-text topic, if it has one. */
   topic?: string;
+  /** The room's avatar (mxc:// URI), if any. */
   avatar_url?: string;
+  /** The room's join rule; `public` when absent. */
   join_rule?: string;
+  /** The room's type from `m.room.create` (e.g. `m.space`), if any. */
   room_type?: string;
 }
 
+/** A page of the published room directory. */
 export interface PublicRooms {
+  /** The rooms of this page. */
   chunk: PublicRoom[];
+  /** Pass as `since` for the next page; absent on the last page. */
   next_batch?: string;
+  /** Pass as `since` for the previous page; absent on the first page. */
   prev_batch?: string;
+  /** The server's estimate of how many rooms are published, if it has one. */
   total_room_count_estimate?: number;
 }
 
+/** What `rooms.publicRooms` takes. */
 export interface PublicRoomsOptions {
+  /** The most rooms to return (at least 1). */
   limit?: number;
+  /** A `next_batch` or `prev_batch` of an earlier page. */
   since?: string;
   /** Another server whose directory to list. */
   server?: string;
 }
 
+/** The search of `rooms.searchPublicRooms`. */
 export interface PublicRoomsFilter {
+  /** Text to look for in the rooms' name, topic, alias, … */
   genericSearchTerm?: string;
   /** Room types to include; `null` stands for rooms without a type. */
   roomTypes?: (string | null)[];
 }
 
+/** What `rooms.searchPublicRooms` takes besides the filter. */
 export interface SearchPublicRoomsOptions extends PublicRoomsOptions {
+  /** Include the rooms of every network the server's application services bridge (default false). */
   includeAllNetworks?: boolean;
+  /** Only the rooms of this bridged network (an `instance_id` of GET /thirdparty/protocols); not with `includeAllNetworks`. */
   thirdPartyInstanceId?: string;
 }
 
+/** What `rooms.setReadMarkers` moves: event IDs, each optional. */
 export interface ReadMarkers {
+  /** The fully-read marker (`m.fully_read`): where the user has read up to. */
   fullyRead?: string;
+  /** A public read receipt (`m.read`). */
   read?: string;
+  /** A private read receipt (`m.read.private`), seen only by the user's own clients. */
   readPrivate?: string;
 }
 
+/** The answer of GET /directory/room/{roomAlias}. */
 export interface AliasResolution {
+  /** The room the alias points to. */
   room_id: string;
+  /** Servers that know the room, to join through (`via`). */
   servers: string[];
 }
 
@@ -217,8 +319,19 @@ function statePath(roomId: string, type: string, stateKey: string): string {
     : path`/_matrix/client/v3/rooms/${roomId}/state/${type}/${stateKey}`;
 }
 
+/** `session.rooms`: rooms, membership, timeline, state, sending, redaction, the directory, aliases, typing and receipts. */
 export class Rooms extends Resource {
-  /** POST /createRoom. Not retried once it may have reached the server: a retry could make a second room. */
+  /**
+   * POST /createRoom. Not retried once it may have reached the server: a retry could make a
+   * second room. With `encrypted: true` the room is end-to-end encrypted from the start.
+   *
+   * @param opts Name, topic, invites, preset, initial state, … (CreateRoomOptions).
+   * @throws {ValidationError} on bad options; nothing is sent.
+   * @throws {MatrixError} e.g. 400 M_ROOM_IN_USE (the alias is taken), 400 M_UNSUPPORTED_ROOM_VERSION.
+   * @throws {InvalidResponseError} when the reply has no `room_id`.
+   * @example
+   * const { room_id } = await session.rooms.create({ name: 'Plans', preset: 'private_chat', invite: ['@bob:example.org'] });
+   */
   async create(opts: CreateRoomOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
     checkCreate(opts);
     const initialState = opts.initialState?.map((e) => ({ type: e.type, state_key: e.stateKey ?? '', content: e.content })) ?? [];
@@ -249,7 +362,18 @@ export class Rooms extends Resource {
     return res;
   }
 
-  /** POST /join/{roomIdOrAlias}. Joining twice changes nothing, so it is retried like a read. */
+  /**
+   * POST /join/{roomIdOrAlias}. Joining twice changes nothing, so it is retried like a read.
+   *
+   * @param roomIdOrAlias A room ID (`!…`) or alias (`#…:server`).
+   * @param opts `via` (servers to join through: needed for a room ID the server does not
+   *   know), `reason`, `thirdPartySigned`.
+   * @throws {ValidationError} a malformed ID, alias or server name; nothing is sent.
+   * @throws {MatrixError} e.g. 403 M_FORBIDDEN (not invited, banned), 404 M_NOT_FOUND (unknown alias).
+   * @example
+   * await session.rooms.join('#general:example.org');
+   * await session.rooms.join('!abc:other.org', { via: ['other.org'] });
+   */
   async join(roomIdOrAlias: string, opts: JoinOptions = {}, options?: RequestOptions): Promise<RoomIdResponse> {
     check.roomIdOrAlias('roomIdOrAlias', roomIdOrAlias);
     checkReason(opts);
@@ -336,7 +460,17 @@ export class Rooms extends Resource {
     return this.core.request({ method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/joined_members`, required: ['joined'] }, options);
   }
 
-  /** GET /rooms/{roomId}/messages: one page of the timeline; pass `end` back as `from` for the next. */
+  /**
+   * GET /rooms/{roomId}/messages: one page of the timeline; pass `end` back as `from` for the
+   * next. No `end` means there is nothing more in that direction.
+   *
+   * @param opts `from`, `dir` (`'b'`, the default, or `'f'`), `to`, `limit`, `filter` (a RoomEventFilter).
+   * @throws {ValidationError} on bad options; nothing is sent.
+   * @throws {MatrixError} e.g. 403 M_FORBIDDEN when the user may not read the room.
+   * @example
+   * let page = await session.rooms.messages(roomId, { limit: 20, filter: { types: ['m.room.message'] } });
+   * if (page.end) page = await session.rooms.messages(roomId, { from: page.end, limit: 20 });
+   */
   async messages(roomId: string, opts: MessagesOptions = {}, options?: RequestOptions): Promise<Messages> {
     check.roomId('roomId', roomId);
     check.object('opts', opts);
@@ -397,6 +531,15 @@ export class Rooms extends Resource {
    * reuse its txnId. In an encrypted room the event is encrypted and sent as
    * `m.room.encrypted` (the one place every send helper goes through); there, without
    * `crypto.start()`, it fails with CryptoNotStartedError instead of going out in clear.
+   *
+   * @param event An event from `RoomEvent.*` (or `{ roomId, type, content, txnId }`); sending
+   *   the same object again reuses its txnId, so the server creates the event once.
+   * @throws {ValidationError} a malformed room ID, type, txnId or content (not JSON); nothing is sent.
+   * @throws {CryptoNotStartedError} in an encrypted room while encryption is not started.
+   * @throws {CryptoError} in an encrypted room with an algorithm other than `m.megolm.v1.aes-sha2`.
+   * @throws {MatrixError} e.g. 403 M_FORBIDDEN (not in the room, or too low a power level).
+   * @example
+   * const { event_id } = await session.rooms.sendEvent(RoomEvent.text(roomId, 'Deploy finished'));
    */
   async sendEvent(event: RoomEvent<object>, options?: RequestOptions): Promise<EventIdResponse> {
     check.object('event', event);
@@ -491,7 +634,13 @@ export class Rooms extends Resource {
   }
 
   /** GET /directory/list/room/{roomId}: whether the room is in the published room directory. */
-  async getVisibility(roomId: string, options?: RequestOptions): Promise<{ visibility: Visibility }> {
+  async getVisibility(
+    roomId: string,
+    options?: RequestOptions,
+  ): Promise<{
+    /** `public` when the room is published in the directory. */
+    visibility: Visibility;
+  }> {
     check.roomId('roomId', roomId);
     return this.core.request(
       { method: 'GET', path: path`/_matrix/client/v3/directory/list/room/${roomId}`, auth: 'optional', required: ['visibility'] },
@@ -553,7 +702,17 @@ export class Rooms extends Resource {
     );
   }
 
-  /** Sends an m.text message. */
+  /**
+   * Sends an m.text message (`sendEvent(RoomEvent.text(roomId, body))`), encrypted in an
+   * encrypted room. Each call makes a new transaction ID: calling twice sends twice.
+   *
+   * @param body The plain text, at most 65 536 characters.
+   * @throws {ValidationError} a malformed room ID or body; nothing is sent.
+   * @throws {CryptoNotStartedError} in an encrypted room while encryption is not started.
+   * @throws {MatrixError} e.g. 403 M_FORBIDDEN when the user may not send there.
+   * @example
+   * await session.rooms.sendText(roomId, 'Hello, world');
+   */
   async sendText(roomId: string, body: string, options?: RequestOptions): Promise<EventIdResponse> {
     return this.sendEvent(RoomEvent.text(roomId, body), options);
   }
@@ -650,7 +809,21 @@ export class Rooms extends Resource {
     return this.session.crypto.isRoomEncrypted(roomId, options);
   }
 
-  /** Replies to `event` (in its thread, if it is in one), mentioning its sender unless that is us. */
+  /**
+   * Replies to `event` with text (in its thread, if it is in one), mentioning its sender
+   * unless that is the session's own user.
+   *
+   * @param event The event answered: any ClientEvent (from sync, `rooms.event`, …) has what
+   *   is needed (`room_id`, `event_id`, `sender`, and `content` for the thread).
+   * @param body The reply's plain text.
+   * @throws {ValidationError} a malformed event or body; nothing is sent.
+   * @throws {CryptoNotStartedError} in an encrypted room while encryption is not started.
+   * @throws {MatrixError} e.g. 403 M_FORBIDDEN when the user may not send there.
+   * @example
+   * session.on('room.message', (roomId, event) => {
+   *   if (event.content.body === '!ping') void session.rooms.reply(event, 'pong');
+   * });
+   */
   async reply(event: ReplyTarget, body: string, options?: RequestOptions): Promise<EventIdResponse> {
     const reply = RoomEvent.reply(event, body);
     if (event.sender === this.core.credentials.userId) reply.content['m.mentions'] = {};

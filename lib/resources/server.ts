@@ -3,18 +3,49 @@ import type { RequestOptions } from '../core/request';
 import { AbortError, MatrixError, ValidationError } from '../core/errors';
 import { Resource } from './resource';
 
+/** The answer of GET /_matrix/client/versions, as the server sent it (not checked). */
 export interface Versions {
+  /** The spec versions supported, e.g. `v1.11` (`r0.6.1` for old ones). */
   versions: string[];
+  /** Namespaced unstable features → whether they are enabled; unlisted ones are not supported. */
   unstable_features?: Record<string, boolean>;
 }
 
+/** The answer of GET /capabilities, as the server sent it (not checked); absent capabilities have the spec's defaults. */
 export interface Capabilities {
+  /** The capabilities by name; other (namespaced) ones may be present. */
   capabilities: Record<string, unknown> & {
-    'm.change_password'?: { enabled: boolean };
-    'm.room_versions'?: { default: string; available: Record<string, 'stable' | 'unstable'> };
-    'm.3pid_changes'?: { enabled: boolean };
-    'm.get_login_token'?: { enabled: boolean };
-    'm.profile_fields'?: { enabled: boolean; allowed?: string[]; disallowed?: string[] };
+    /** Whether the user may change their password. */
+    'm.change_password'?: {
+      /** True when it is allowed. */
+      enabled: boolean;
+    };
+    /** The room versions the server supports. */
+    'm.room_versions'?: {
+      /** The version new rooms get by default. */
+      default: string;
+      /** Each supported version → its stability. */
+      available: Record<string, 'stable' | 'unstable'>;
+    };
+    /** Whether the user may add and remove 3PIDs. */
+    'm.3pid_changes'?: {
+      /** True when it is allowed. */
+      enabled: boolean;
+    };
+    /** Whether the user may make login tokens (POST /login/get_token). */
+    'm.get_login_token'?: {
+      /** True when it is allowed. */
+      enabled: boolean;
+    };
+    /** Whether the user may change profile fields, and which (spec v1.16). */
+    'm.profile_fields'?: {
+      /** True when the user may set or delete profile fields. */
+      enabled: boolean;
+      /** If present, the only fields that may be changed. */
+      allowed?: string[];
+      /** If present (and `allowed` is not), fields that may not be changed. */
+      disallowed?: string[];
+    };
   };
 }
 
@@ -23,16 +54,22 @@ export interface Capabilities {
  * base URL), IGNORE (no well-known; ask the user), FAIL_PROMPT and FAIL_ERROR.
  */
 export interface Discovery {
+  /** The outcome: PROMPT, IGNORE, FAIL_PROMPT or FAIL_ERROR, as described for Discovery. */
   state: 'PROMPT' | 'IGNORE' | 'FAIL_PROMPT' | 'FAIL_ERROR';
+  /** The homeserver's base URL (no trailing slash): with PROMPT, and with the failures found after it was read. */
   baseUrl?: string;
+  /** The identity server's base URL, when the well-known names one that is well-formed. */
   identityServerUrl?: string;
+  /** The well-known document as fetched, once it was a JSON object. */
   wellKnown?: Record<string, unknown>;
+  /** Why discovery did not succeed; absent with PROMPT. */
   reason?: string;
 }
 
 /** How long `supportsVersion` and `supportsFeature` trust the server's /versions (an upgrade shows within the hour). */
 export const VERSIONS_CACHE_MS = 60 * 60 * 1000;
 
+/** `session.server`: what the server supports (versions, features, capabilities), and client-server discovery. */
 export class Server extends Resource {
   #versions?: { at: number; versions: string[]; features: Record<string, unknown> };
 

@@ -198,6 +198,10 @@ export class Sync extends Resource {
    * unsaved: the next run gets it again. When the loop is not running it only ends open
    * `events()` iterators. Do not await it inside a listener of the loop: the loop waits for
    * that listener.
+   *
+   * @throws Nothing: it never rejects (a failure that ended the loop was reported as `sync.error`).
+   * @example
+   * process.once('SIGINT', () => void session.sync.stop());
    */
   stop(): Promise<void> {
     return this.#engine.stop();
@@ -208,6 +212,14 @@ export class Sync extends Resource {
    * `for await (const item of session.sync.events({ types: ['m.room.message'] })) if (item.kind === 'timeline') …`.
    * Create it before `start()` to get the first batch. The loop waits for the consumer
    * (at most one batch is buffered); `break` detaches it; `stop()` ends it.
+   *
+   * @param opts `types`: Matrix event types to keep; `kinds`: parts of the response to keep
+   *   (SyncItemKind). Everything when omitted.
+   * @throws {ValidationError} at once (not as a rejection) on bad options.
+   * @example
+   * const stream = session.sync.events({ kinds: ['timeline'], types: ['m.room.message'] });
+   * await session.sync.start();
+   * for await (const item of stream) if (item.kind === 'timeline') console.log(item.roomId, item.event.content.body);
    */
   events(opts: SyncEventsOptions = {}): SyncEventStream {
     check.object('opts', opts);

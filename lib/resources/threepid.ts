@@ -7,11 +7,14 @@ import { check } from '../core/validate';
 import type { IdServerUnbindResult } from './account';
 import { Resource } from './resource';
 
+/** The kinds of third-party identifier: an email address or a phone number (msisdn). */
 export type ThreepidMedium = 'email' | 'msisdn';
 
 /** One entry of GET /account/3pid: a 3PID the homeserver holds for the user (not an identity-server binding). */
 export interface ThirdPartyIdentifier {
+  /** `email` or `msisdn`. */
   medium: ThreepidMedium;
+  /** The email address or phone number, as the homeserver stored it. */
   address: string;
   /** When the identifier was validated, ms since the epoch. */
   validated_at: number;
@@ -27,11 +30,13 @@ export interface RequestTokenResponse {
   submit_url?: string;
 }
 
+/** What the requestToken calls take besides the address. */
 export interface RequestTokenOptions {
   /** Where the validation link redirects once the address is confirmed. */
   nextLink?: string;
 }
 
+/** What `threepid.delete` and `threepid.unbind` take. */
 export interface IdServerOptions {
   /** The identity server the identifier was bound through; the homeserver uses the one it recorded otherwise. */
   idServer?: string;
@@ -64,6 +69,7 @@ function checkNextLink(v: unknown): void {
   }
 }
 
+/** `session.threepid`: third-party identifiers (email, phone): validation, adding to the account, removal, identity-server binding. */
 export class Threepid extends Resource {
   /** The same as the module's `generateClientSecret()`. */
   static generateClientSecret = generateClientSecret;
