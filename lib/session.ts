@@ -47,8 +47,8 @@ type Events<E extends SessionEvents> = EventEmitter.EventNames<E>;
 type Listener<E extends SessionEvents, K extends Events<E>> = EventEmitter.EventListener<E, K>;
 
 function checkCredentials(c: Partial<StoredCredentials>): void {
-  check.optional(c.accessToken, (v) => check.string('accessToken', v));
-  check.optional(c.refreshToken, (v) => check.string('refreshToken', v));
+  check.optional(c.accessToken, (v) => check.token('accessToken', v));
+  check.optional(c.refreshToken, (v) => check.token('refreshToken', v));
   check.optional(c.userId, (v) => check.userId('userId', v));
   check.optional(c.deviceId, (v) => check.string('deviceId', v, { max: 255 }));
 }
@@ -171,7 +171,7 @@ export class MatrixSession<E extends SessionEvents = SessionEvents> extends Safe
    */
   setCredentials(c: StoredCredentials): void {
     check.object('credentials', c);
-    check.string('accessToken', c.accessToken);
+    check.token('accessToken', c.accessToken);
     checkCredentials(c);
     this.core.credentials.set(c);
     this.notify('tokenChanged', { accessToken: c.accessToken, refreshToken: c.refreshToken });

@@ -31,6 +31,12 @@ describe('construction', () => {
     ['a non-http baseUrl', { baseUrl: 'ftp://hs.example.org' }, 'baseUrl'],
     ['a malformed userId', { baseUrl: BASE, userId: 'alice' }, 'userId'],
     ['an empty accessToken', { baseUrl: BASE, accessToken: '' }, 'accessToken'],
+    // A token goes into the Authorization header as it is: visible ASCII only, at most 4096.
+    ['an accessToken with a space', { baseUrl: BASE, accessToken: 'syt abc' }, 'accessToken'],
+    ['an accessToken with non-ASCII', { baseUrl: BASE, accessToken: 'syt_é' }, 'accessToken'],
+    ['an accessToken with a line break', { baseUrl: BASE, accessToken: 'syt\r\nX-Evil: 1' }, 'accessToken'],
+    ['an over-long accessToken', { baseUrl: BASE, accessToken: 'a'.repeat(4097) }, 'accessToken'],
+    ['a refreshToken with non-ASCII', { baseUrl: BASE, accessToken: 'a', refreshToken: 'ré' }, 'refreshToken'],
     ['a non-string deviceId', { baseUrl: BASE, deviceId: 7 }, 'deviceId'],
   ])('refuses %s with a ValidationError', (_what, options, parameter) => {
     expectThrowsInvalid(() => new MatrixSession(options as never), parameter);
@@ -250,6 +256,8 @@ describe('setCredentials', () => {
       [{ accessToken: '' }, 'accessToken'],
       [{ accessToken: 'a', userId: 'nope' }, 'userId'],
       [{ accessToken: 'a', refreshToken: 1 }, 'refreshToken'],
+      [{ accessToken: 'tok\u00e9' }, 'accessToken'],
+      [{ accessToken: 'a', refreshToken: 'r r' }, 'refreshToken'],
     ] as const) {
       expectThrowsInvalid(() => s.setCredentials(bad as never), parameter);
     }

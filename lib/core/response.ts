@@ -15,15 +15,11 @@ export type FieldType = 'string' | 'token' | 'userId' | 'deviceId' | 'mxcUri' | 
 /** A FieldType, or one that may be absent. */
 export type FieldRule = FieldType | `${FieldType}?`;
 
-const TOKEN = /^[\x21-\x7e]{1,4096}$/;
-
 const FIELD_CHECKS: Record<FieldType, (name: string, v: unknown) => unknown> = {
   string: (name, v) => {
     if (typeof v !== 'string') throw new ValidationError(name, 'must be a string');
   },
-  token: (name, v) => {
-    if (typeof v !== 'string' || !TOKEN.test(v)) throw new ValidationError(name, 'must be 1 to 4096 visible ASCII characters');
-  },
+  token: check.token,
   userId: check.userId,
   mxcUri: check.mxcUri,
   deviceId: (name, v) => check.string(name, v, { max: 255 }),

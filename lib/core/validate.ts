@@ -17,6 +17,9 @@ const { isISO31661Alpha2 } = require('class-validator/cjs/decorator/string/IsISO
 const SERVER = String.raw`(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?`;
 // Opaque parts of IDs: anything printable but ':' and whitespace.
 const OPAQUE = String.raw`[^:\s\x00-\x1f\x7f]+`;
+/** What a token may hold: visible ASCII, as an HTTP header value must (see check.token). */
+const TOKEN = /^[\x21-\x7e]{1,4096}$/;
+
 const PATTERNS = {
   userId: new RegExp(`^@${OPAQUE}:${SERVER}$`),
   // Room version 12 room IDs have no server part; older ones do.
@@ -160,6 +163,15 @@ export const check = {
     const parsed = parseBaseUrl(v);
     if ('rule' in parsed) throw new ValidationError(name, parsed.rule);
     return parsed.url;
+  },
+
+  /**
+   * An access or refresh token: 1 to 4096 visible ASCII characters, since it goes into an
+   * Authorization header as it is (anything else would be sent garbled, or not at all).
+   */
+  token(name: string, v: unknown): string {
+    if (typeof v !== 'string' || !TOKEN.test(v)) throw new ValidationError(name, 'must be 1 to 4096 visible ASCII characters');
+    return v;
   },
 
   /** Serialisable as JSON (no cycles, no BigInt), as a request body must be; returns the JSON. */

@@ -105,7 +105,7 @@ export class RoomCryptoState {
     if (!options?.signal) return lookup;
     const signal = options.signal;
     return new Promise((resolve, reject) => {
-      const onAbort = () => reject(new AbortError({ method: 'GET', path: `/rooms/${roomId}/state/m.room.encryption` }));
+      const onAbort = () => reject(new AbortError({ method: 'GET', path: encryptionStatePath(roomId) }));
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       lookup.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
@@ -120,7 +120,7 @@ export class RoomCryptoState {
     }
     try {
       const content = await this.core.request<Record<string, unknown>>(
-        { method: 'GET', path: path`/_matrix/client/v3/rooms/${roomId}/state/m.room.encryption/` },
+        { method: 'GET', path: encryptionStatePath(roomId) },
         { timeoutMs: options?.timeoutMs, maxRetries: options?.maxRetries },
       );
       const encryption = encryptionOf(content);
@@ -241,4 +241,9 @@ export class RoomCryptoState {
  */
 function encryptionOf(content: Record<string, unknown>): RoomEncryptionContent {
   return typeof content.algorithm === 'string' ? (content as RoomEncryptionContent) : { ...content, algorithm: 'unknown' };
+}
+
+/** Where a room's encryption state is read (the empty state key ends the path with its slash). */
+function encryptionStatePath(roomId: string): string {
+  return path`/_matrix/client/v3/rooms/${roomId}/state/m.room.encryption/`;
 }

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
 import { closeSync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CryptoStoreError } from './errors';
+import { CryptoStoreError, CryptoStoreLockedError } from './errors';
 import { decodeFrames, encodeFrame, readIfExists, syncDir, writeAll, writeAtomically } from './store-file';
 import { acquireLock } from './store-lock';
 
@@ -354,9 +354,16 @@ export class DurableStore {
   /** Opens (creating it if needed) the store in `dir`, replays it and compacts it. */
   static async open(dir: string, options: DurableStoreOptions = {}): Promise<DurableStore> {
     patchFakeIndexedDb();
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const store = new DurableStore(dir, options);
-    store.#releaseLock = acquireLock(join(dir, LOCK));
+    try {
+      // A folder that cannot be made or locked (a file in the way, no permission) is a
+      // CryptoStoreError too; the lock held by another process stays a CryptoStoreLockedError.
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      store.#releaseLock = acquireLock(join(dir, LOCK));
+    } catch (error) {
+      if (error instanceof CryptoStoreLockedError) throw error;
+      throw new CryptoStoreError(`The crypto store folder ${dir} cannot be used`, error);
+    }
     try {
       await store.#load();
       store.compact();

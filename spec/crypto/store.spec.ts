@@ -286,6 +286,14 @@ describe('the store lock', () => {
     appendFileSync(lock, '\n');
     await expect(openStore()).resolves.toBeInstanceOf(DurableStore);
   });
+
+  it('a folder that cannot be made (a file in the way) is a CryptoStoreError, not a raw Node error', async () => {
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, 'x');
+    const error = await DurableStore.open(join(blocker, 'store')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CryptoStoreError);
+    expect((error as CryptoStoreError).cause).toMatchObject({ code: 'ENOTDIR' });
+  });
 });
 
 function IDBKeyRangeBound(lower: unknown, upper: unknown): unknown {
