@@ -60,6 +60,7 @@ export {
   type UndecryptableInfo,
 } from './sync/types';
 export * from './resources/rooms';
+export * from './resources/room-messaging';
 export * from './resources/media';
 export { parseMxc, type MxcParts } from './media/mxc';
 export { DEFAULT_BUFFER_LIMIT } from './media/source';

@@ -6,7 +6,7 @@ import { asBuffer, checkContentType, knownLength, type BodyData, type ProgressLi
 import { ValidationError } from '../core/errors';
 import type { RequestOptions } from '../core/request';
 import { check } from '../core/validate';
-import type { Rooms } from '../resources/rooms';
+import type { RoomMessaging } from '../resources/room-messaging';
 import type { Crypto } from '../resources/crypto';
 import type { Media } from '../resources/media';
 import { AttachmentEncryptor, type EncryptedFile } from './attachment';
@@ -106,7 +106,7 @@ function checkSendOptions(kind: MediaKind, o: SendMediaOptions): void {
  * Everything is checked before the first request.
  */
 export async function sendMedia(
-  rooms: Rooms,
+  rooms: RoomMessaging,
   media: Media,
   crypto: Pick<Crypto, 'ensureRunning'>,
   kind: MediaKind,
