@@ -123,7 +123,8 @@ describe('what restoreBackup takes (backupKeyFrom)', () => {
   it('anything else is a RecoveryKeyError', () => {
     expect(() => backupKeyFrom('bm90IGEga2V5')).toThrow(RecoveryKeyError); // base64 of 9 bytes
     expect(() => backupKeyFrom(randomBytes(33).toString('base64'))).toThrow(RecoveryKeyError);
-    expect(() => backupKeyFrom(randomBytes(32).toString('base64url'))).toThrow(RecoveryKeyError);
+    // base64url of 32 bytes: always '-' or '_' here (0xfb 0xff encodes as '-_'), which plain base64 never has.
+    expect(() => backupKeyFrom(Buffer.alloc(32, 0xfb).fill(0xff, 1, 2).toString('base64url'))).toThrow(RecoveryKeyError);
   });
 });
 
