@@ -50,6 +50,12 @@ export class CryptoEngine {
   #ctx: EngineContext;
   #abort = new AbortController();
   #roomQueues = new Map<string, Promise<unknown>>();
+  /**
+   * The batch steps under way (receive, prepare): the loop stops waiting for them when it is
+   * stopped, but the machine's work inside them goes on, so stop() lets it end before it
+   * closes the machine and the store.
+   */
+  #batchWork = new Set<Promise<unknown>>();
   #pending: PendingEvents;
   #stopped = false;
 
@@ -122,7 +128,7 @@ export class CryptoEngine {
     if (this.#ctx.rooms.persisted) this.#ctx.rooms.persisted = undefined;
     // Let the room sends and the outgoing pass that were running notice the abort and end,
     // so nothing reaches the engine once it is closed (nor the store once it stops journaling).
-    await Promise.allSettled([...this.#roomQueues.values(), this.outgoing.settled()]);
+    await Promise.allSettled([...this.#roomQueues.values(), ...this.#batchWork, this.outgoing.settled()]);
     this.#machine.close();
     this.#store.close();
   }
@@ -130,7 +136,11 @@ export class CryptoEngine {
   // ---- Receiving -------------------------------------------------------------------------
 
   /** Feeds the batch's to-device events, device list changes and key counts into the machine. */
-  async receive(body: SyncResponse): Promise<void> {
+  receive(body: SyncResponse): Promise<void> {
+    return this.#track(this.#receive(body));
+  }
+
+  async #receive(body: SyncResponse): Promise<void> {
     const w = this.#wasm;
     const toDevice = Array.isArray(body.to_device?.events) ? body.to_device!.events : [];
     const lists = body.device_lists;
@@ -149,7 +159,19 @@ export class CryptoEngine {
    * Decrypts the batch's encrypted timeline events in place, and adds the events whose key
    * has arrived since they were undecryptable (before the room's own events of the batch).
    */
-  async prepare(body: SyncResponse, newMembers: string[]): Promise<void> {
+  prepare(body: SyncResponse, newMembers: string[]): Promise<void> {
+    return this.#track(this.#prepare(body, newMembers));
+  }
+
+  /** Keeps `work` among the batch steps stop() waits for, until it settles. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#batchWork.add(work);
+    const forget = () => void this.#batchWork.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
+  async #prepare(body: SyncResponse, newMembers: string[]): Promise<void> {
     if (newMembers.length > 0) await this.#machine.updateTrackedUsers(userIds(this.#wasm, newMembers));
     const work: Promise<void>[] = [];
     forEachTimeline(body, (roomId, events) => {

@@ -115,4 +115,17 @@ describe('two matrix-session users in an encrypted room', () => {
     const stranger = track(await newUser('stranger'));
     await expect(stranger.crypto.start({ storeDir: dir, passphrase: 'right horse' })).rejects.toBeInstanceOf(CryptoStoreError);
   });
+
+  it('stop() waits for the engine work of a batch under way, so nothing touches the store once it is closed', async () => {
+    const s = await cryptoUser('stopper', { sync: false });
+    // A batch with many device-list changes: the engine is busy with it for a while.
+    const changed = Array.from({ length: 500 }, (_, i) => `@user${i}:${itEnv().serverName}`);
+    const body = { next_batch: 'x', device_lists: { changed, left: [] }, to_device: { events: [] } };
+    let settled = false;
+    const receiving = s.crypto.syncHooks.receive!(body, new AbortController().signal).finally(() => (settled = true));
+    await s.crypto.stop();
+    expect(settled).toBe(true);
+    await receiving;
+    expect(s.crypto.started).toBe(false);
+  });
 });
