@@ -159,7 +159,7 @@ export class CryptoEngine {
    * Decrypts the batch's encrypted timeline events in place, and adds the events whose key
    * has arrived since they were undecryptable (before the room's own events of the batch).
    */
-  prepare(body: SyncResponse, newMembers: string[]): Promise<void> {
+  prepare(body: SyncResponse, newMembers: string[]): Promise<boolean> {
     return this.#track(this.#prepare(body, newMembers));
   }
 
@@ -171,8 +171,10 @@ export class CryptoEngine {
     return work;
   }
 
-  async #prepare(body: SyncResponse, newMembers: string[]): Promise<void> {
+  /** Whether it changed the body (an event decrypted in place, or older ones added). */
+  async #prepare(body: SyncResponse, newMembers: string[]): Promise<boolean> {
     if (newMembers.length > 0) await this.#machine.updateTrackedUsers(userIds(this.#wasm, newMembers));
+    let changed = false;
     const work: Promise<void>[] = [];
     forEachTimeline(body, (roomId, events) => {
       for (let i = 0; i < events.length; i++) {
@@ -180,8 +182,10 @@ export class CryptoEngine {
         if (ev?.type !== 'm.room.encrypted') continue;
         work.push(
           this.decrypt(roomId, ev).then((result) => {
-            if ('event' in result) events[i] = result.event;
-            else {
+            if ('event' in result) {
+              events[i] = result.event;
+              changed = true;
+            } else {
               UNDECRYPTABLE.set(ev, result.failure);
               if (retryable(result.failure)) this.#pending.add(roomId, ev);
             }
@@ -209,8 +213,10 @@ export class CryptoEngine {
         const room = roomInBatch(body, roomId);
         room.timeline ??= { events: [] };
         room.timeline.events.unshift(...events);
+        changed = true;
       }
     }
+    return changed;
   }
 
   /**

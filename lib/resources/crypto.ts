@@ -300,7 +300,7 @@ export class Crypto extends Resource {
     prepare: async (body: SyncResponse) => {
       const newMembers = this.#rooms.observe(body);
       const engine = this.#live();
-      if (engine) await engine.prepare(body, newMembers);
+      return engine ? engine.prepare(body, newMembers) : false;
     },
     done: () => this.#live()?.done(),
   };

@@ -15,7 +15,8 @@ import type { SyncResponse } from '../types';
  *    could be decrypted only now. Added events are treated as older ones delivered again:
  *    put them where they belong (before the live ones); they never move a room's "last
  *    delivered" mark, and a room the hook added gets none. What this step leaves is checked
- *    again like a server's body (room_id set, malformed items left out and reported);
+ *    again like a server's body (room_id set, malformed items left out and reported), unless
+ *    it resolves to `false`: it changed nothing;
  * 5. delivery to listeners and `sync.events()` iterators, awaited;
  * 6. the position is saved (with `saveTokenBeforeDispatch`, before step 5);
  * 7. `done(body)`: the batch is handled (e.g. send the requests the batch calls for). Not
@@ -30,7 +31,8 @@ import type { SyncResponse } from '../types';
  */
 export interface SyncHooks {
   receive?(body: SyncResponse, signal: AbortSignal): Promise<void>;
-  prepare?(body: SyncResponse, signal: AbortSignal): Promise<void>;
+  /** Resolves to `false` when it left the body as it was (so it need not be checked again). */
+  prepare?(body: SyncResponse, signal: AbortSignal): Promise<boolean | void>;
   done?(body: SyncResponse): void;
 }
 

@@ -304,9 +304,10 @@ export class SyncEngine {
     }
 
     const last = lastEventsOf(body);
-    if (hooks?.prepare) {
-      await this.#hook(() => hooks.prepare!(body, signal), rs, signal);
-      const malformed = guardSync(body); // what the hook added is checked like the server's
+    // What the hook changed is checked like the server's body; a hook that changed nothing
+    // (returned false) costs no second walk over the batch.
+    if (hooks?.prepare && (await this.#hook(() => hooks.prepare!(body, signal), rs, signal)) !== false) {
+      const malformed = guardSync(body);
       if (malformed) this.reportMalformed(malformed);
       confirmLastEvents(body, last);
     }
@@ -351,9 +352,9 @@ export class SyncEngine {
    * the backoff. Going on instead would lose for good what the engine did not take, such as
    * room keys in to-device messages, which the server drops once the position moves on.
    */
-  async #hook(run: () => Promise<void>, rs: RunState, signal: AbortSignal): Promise<void> {
+  async #hook<T>(run: () => Promise<T>, rs: RunState, signal: AbortSignal): Promise<T> {
     try {
-      await untilAborted(run(), signal);
+      return await untilAborted(run(), signal);
     } catch (error) {
       if (signal.aborted) throw new AbortError();
       rs.source = 'crypto';

@@ -1,6 +1,7 @@
 // The loop's batch pipeline with fake hooks (the ones end-to-end encryption sets): the order of
 // the steps, failures that must not lose the batch, and what a hook may change.
 import { MatrixSession, type ClientEvent, type SyncErrorInfo } from '../../lib';
+import * as guard from '../../lib/sync/guard';
 import { setSyncHooks, type SyncHooks } from '../../lib/sync/hooks';
 import { MemorySyncStore } from '../../lib/sync/store';
 import type { SyncResponse } from '../../lib/types';
@@ -180,6 +181,22 @@ describe('the batch pipeline', () => {
     await s.sync.stop();
     expect(delivered).toEqual([]);
     expect(store.getSyncToken()).toBeUndefined();
+  });
+
+  it('a batch is checked again after prepare unless the hook says it changed nothing (false)', async () => {
+    const walks = jest.spyOn(guard, 'guardSync');
+    for (const [answer, expected] of [[false, 1], [true, 2], [undefined, 2]] as const) {
+      walks.mockClear();
+      const srv = await serve([batch('t1', [ev(1)])]);
+      const s = session(srv.url);
+      const delivered: string[] = [];
+      s.on('room.message', (_r, e) => void delivered.push(e.event_id));
+      setSyncHooks(s.sync, { prepare: async () => answer });
+      await s.sync.start();
+      await until('delivered', () => delivered.length > 0);
+      await s.sync.stop();
+      expect([answer, walks.mock.calls.length]).toEqual([answer, expected]);
+    }
   });
 
   it('hooks can be removed, and are only set on a session.sync', async () => {
