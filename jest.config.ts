@@ -32,4 +32,6 @@ const config: Config = {
   ],
 };
 
-export default config;
+// CommonJS (the package is "type": "commonjs"): Node 22+ loads this file by itself, stripping
+// the types, and needs it to be a CommonJS module; older Node goes through ts-node.
+module.exports = config;
