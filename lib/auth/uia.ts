@@ -1,4 +1,5 @@
 import { MatrixError, ValidationError } from '../core/errors';
+import { isObject } from '../core/validate';
 import type { AuthDict } from './builders';
 
 /** One way through user-interactive auth, as the server lists it. */
@@ -103,10 +104,6 @@ export async function runUia<T>(send: (auth: AuthDict | undefined) => Promise<T>
     if (!found) throw challenge;
     next = ctx.session ? { ...found, session: ctx.session } : found;
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isFlow(v: unknown): v is UiaFlow {

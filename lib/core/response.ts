@@ -2,7 +2,7 @@ import type { AxiosResponse } from 'axios';
 import { parse as parseDisposition } from 'content-disposition';
 import { InvalidResponseError, MatrixError, ValidationError, type RequestTarget } from './errors';
 import { RETRY_AFTER_STATUS, rateLimitDelay } from './retry';
-import { check } from './validate';
+import { check, isObject } from './validate';
 
 /**
  * What a field of a 2xx body must be, for the fields the SDK relies on; a trailing `?`
@@ -80,10 +80,9 @@ export function toMatrixError(
   secrets: ReadonlyArray<string | undefined>,
 ): MatrixError {
   const parsed = parseJson(response.data);
-  const body =
-    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : { errcode: 'M_UNKNOWN', error: `Non-JSON error response (HTTP ${response.status})` };
+  const body = isObject(parsed)
+    ? parsed
+    : { errcode: 'M_UNKNOWN', error: `Non-JSON error response (HTTP ${response.status})` };
   const retryAfter = RETRY_AFTER_STATUS.has(response.status)
     ? rateLimitDelay(response.headers['retry-after'], body)
     : undefined;

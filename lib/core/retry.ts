@@ -1,3 +1,4 @@
+import { AbortError, type RequestTarget } from './errors';
 /**
  * Which failures are repeated, and how long to wait. The request core asks these questions;
  * the answers are kept here so the policy reads in one place (docs/reliability.md mirrors it).
@@ -101,5 +102,27 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     const timer = setTimeout(done, clampDelay(ms));
     signal?.addEventListener('abort', done);
+  });
+}
+
+/**
+ * Settles like `work`, or rejects with an AbortError (naming `target`, when given) as soon as
+ * `signal` aborts. The work itself goes on: this only stops the waiting.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, target?: RequestTarget): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortError(target));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError(target));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }

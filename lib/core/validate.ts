@@ -86,6 +86,11 @@ export function parseBaseUrl(v: unknown): { url: string } | { rule: string } {
  * Input checks, each throwing a ValidationError that names the parameter and the rule.
  * Messages never echo the value: it might be a password passed in the wrong place.
  */
+/** A JSON object: not null, not an array (what a server's `{…}` parses to). */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 export const check = {
   userId: (name: string, v: unknown) => id('userId', name, v),
   roomId: (name: string, v: unknown) => id('roomId', name, v),

@@ -1,4 +1,5 @@
-import { AbortError, MatrixError } from '../core/errors';
+import { MatrixError } from '../core/errors';
+import { untilAborted } from '../core/retry';
 import { path } from '../core/path';
 import type { RequestCore, RequestOptions } from '../core/request';
 import type { JoinedRoom, SyncResponse, SyncRoomEvent } from '../types';
@@ -103,13 +104,7 @@ export class RoomCryptoState {
       this.#lookups.set(roomId, lookup);
     }
     if (!options?.signal) return lookup;
-    const signal = options.signal;
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(new AbortError({ method: 'GET', path: encryptionStatePath(roomId) }));
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      lookup.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    return untilAborted(lookup, options.signal, { method: 'GET', path: encryptionStatePath(roomId) });
   }
 
   async #lookup(roomId: string, options?: RequestOptions): Promise<RoomEncryptionContent | null> {

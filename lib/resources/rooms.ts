@@ -3,7 +3,7 @@ import { ENCRYPTION, StateEvent, type PowerLevels } from '../builders/state-even
 import { InvalidResponseError } from '../core/errors';
 import { path } from '../core/path';
 import type { RequestOptions } from '../core/request';
-import { check } from '../core/validate';
+import { check, isObject } from '../core/validate';
 import type { ClientEvent } from '../types';
 import { RoomMessaging } from './room-messaging';
 
@@ -589,10 +589,11 @@ export class Rooms extends RoomMessaging {
     check.userId('userId', userId);
     check.int('level', level, { min: -Number.MAX_SAFE_INTEGER });
     const current = await this.stateEvent<PowerLevels>(roomId, 'm.room.power_levels', '', {}, options);
-    if (typeof current !== 'object' || current === null || Array.isArray(current)) {
+    if (!isObject(current)) {
       throw new InvalidResponseError({ method: 'GET', path: statePath(roomId, 'm.room.power_levels', '') }, 200, 'the power levels are not an object');
     }
-    const users: Record<string, number> = isObject(current.users) ? { ...current.users } : {};
+    // The server's values are kept as they are; only this user's entry changes.
+    const users = (isObject(current.users) ? { ...current.users } : {}) as Record<string, number>;
     const usersDefault = typeof current.users_default === 'number' ? current.users_default : 0;
     if (level === usersDefault) delete users[userId];
     else users[userId] = level;
@@ -727,10 +728,6 @@ export class Rooms extends RoomMessaging {
       options,
     );
   }
-}
-
-function isObject(v: unknown): v is Record<string, number> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function checkDirectoryPage(opts: PublicRoomsOptions): void {

@@ -1,4 +1,4 @@
-import { check, parseBaseUrl } from '../core/validate';
+import { check, isObject, parseBaseUrl } from '../core/validate';
 import type { RequestOptions } from '../core/request';
 import { AbortError, MatrixError, ValidationError } from '../core/errors';
 import { Resource } from './resource';
@@ -113,7 +113,7 @@ export class Server extends Resource {
     const res = await this.versions(options);
     const versions = Array.isArray(res.versions) ? res.versions.filter((v): v is string => typeof v === 'string') : [];
     const raw = res.unstable_features;
-    const features = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    const features = isObject(raw) ? raw : {};
     this.#versions = { at: Date.now(), versions, features };
     return this.#versions;
   }

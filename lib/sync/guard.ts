@@ -1,5 +1,8 @@
 import { InvalidResponseError } from '../core/errors';
+import { isObject } from '../core/validate';
 import type { SyncResponse } from '../types';
+
+export { isObject };
 
 /** What a sync body's shape check found and left out (one entry per room and section). */
 export interface MalformedItems {
@@ -18,10 +21,6 @@ const MAX_ROOM_ID_LENGTH = 255;
 
 type Obj = Record<string, unknown>;
 
-/** A JSON object: not null, not an array. */
-export function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** What every event the loop hands over is at least: an object with a string `type`. */
 export function isEvent(value: unknown): boolean {

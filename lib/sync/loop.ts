@@ -8,6 +8,7 @@ import {
   TimeoutError,
 } from '../core/errors';
 import { SETTLED } from '../core/emitter';
+import { clampDelay, sleep, untilAborted } from '../core/retry';
 import { path } from '../core/path';
 import type { RequestCore } from '../core/request';
 import type { MatrixSession } from '../session';
@@ -71,8 +72,6 @@ export const SYNC_MARGIN_MS = 30_000;
 export const ERROR_THRESHOLD = 3;
 /** Missing events fetched per room and batch, by default. */
 export const DEFAULT_MAX_GAP_FILL = 1_000;
-/** setTimeout's ceiling: a longer delay would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Detailed `malformed` reports per batch; the rest are summed up in one more. */
 const MAX_MALFORMED_REPORTS = 10;
 const PROBE_TIMEOUT_MS = 15_000;
@@ -408,7 +407,7 @@ export class SyncEngine {
     } else {
       delayMs = syncBackoff(n, baseMs, maxMs);
     }
-    return Math.min(Math.round(delayMs), MAX_TIMER_MS);
+    return clampDelay(delayMs);
   }
 
   /** After a failed request: RECONNECTING (ERROR from the third failure), wait, probe /versions until it answers. */
@@ -537,37 +536,4 @@ function historyFilter(filter: Record<string, unknown> | undefined): Record<stri
   if (!isObject(timeline)) return undefined;
   const { limit: _limit, ...rest } = timeline;
   return Object.keys(rest).length > 0 ? rest : undefined;
-}
-
-/** Resolves after `ms` (at most setTimeout's ceiling), or at once when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.min(Math.max(0, ms), MAX_TIMER_MS));
-    signal.addEventListener('abort', done);
-  });
-}
-
-/** Settles like `work`, or rejects with an AbortError as soon as `signal` aborts. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new AbortError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
